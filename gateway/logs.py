@@ -70,4 +70,4 @@ def configure_logging(*, json: bool | None = None, level: str = "info") -> None:
 
 
 def get_logger(name: str, **bound: Any) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name).bind(**bound)  # type: ignore[no-any-return]
+    return structlog.get_logger(name).bind(**bound)  # type: ignore[no-any-return,unused-ignore]

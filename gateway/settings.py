@@ -190,9 +190,7 @@ class Settings(Section):
         for code, city in self.cities.items():
             for route, trunk in city.destinations.items():
                 if trunk not in self.trunks:
-                    raise ValueError(
-                        f"cities.{code}.destinations.{route}: unknown trunk {trunk!r}"
-                    )
+                    raise ValueError(f"cities.{code}.destinations.{route}: unknown trunk {trunk!r}")
             for did in city.dids:
                 if did in seen_dids:
                     raise ValueError(f"DID {did} is claimed by {seen_dids[did]} and {code}")
