@@ -15,9 +15,7 @@ import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from gateway.logs import get_logger, mask_number
 from gateway.routing import Destination, RoutingPolicy
@@ -26,7 +24,7 @@ from gateway.vad import EnergyDetector
 
 AUDIO_CLOSE_GRACE = 1.0  # seconds to wait for AMI's Hangup after the socket closes
 TRANSCRIPT_VAR_MAX = 600  # bytes of the percent-encoded transcript in GW_TRANSCRIPT
-CHINA = ZoneInfo("Asia/Shanghai")
+REDIRECT_CLOSE_WAIT = 2.0  # Asterisk closes the socket ~1 ms after a Redirect
 
 
 def encode_transcript(text: str, limit: int = TRANSCRIPT_VAR_MAX) -> str:
@@ -80,7 +78,7 @@ class AudioLeg(Protocol):
 
     def incoming(self) -> Any: ...
     async def play(self, pcm: bytes) -> bool: ...
-    def stop_playback(self) -> None: ...
+    def stop_playback(self) -> object: ...
     async def hangup(self) -> None: ...
 
 
@@ -288,7 +286,6 @@ class CallSession:
             reason=route.reason,
             transcript=transcript,
             triage=route.triage,
-            at=datetime.now(CHINA).time(),
         )
         variables = {
             "GW_TICKET": ticket_id or "",
@@ -311,6 +308,7 @@ class CallSession:
             await self._failsafe("redirect-failed", destination=destination, ticket_id=ticket_id)
             return
         latency = self._clock() - requested
+        await self._await_socket_closed()
         if destination.trunk:
             self._trunks.call_placed(destination.trunk, self.info.channel)
         evidence = route.triage.explain() if route.triage is not None else ""
@@ -333,6 +331,18 @@ class CallSession:
             redirect_ms=round(latency * 1000, 1),
         )
         await self._tickets.handed_off(self.info, ticket_id, destination, latency, decided_after)
+
+    async def _await_socket_closed(self) -> None:
+        """After a Redirect, let Asterisk close the socket: a hang-up frame sent now
+        could race the Redirect into the fail-safe."""
+        closed = getattr(self._audio, "closed", None)
+        if closed is None:
+            return
+        try:
+            async with asyncio.timeout(REDIRECT_CLOSE_WAIT):
+                await closed.wait()
+        except TimeoutError:
+            self._log.warning("socket still open after Redirect", wait_s=REDIRECT_CLOSE_WAIT)
 
     async def _raise_callback(self, command: Any | None) -> None:
         transcript = getattr(command, "transcript", "") or getattr(self._dialog, "transcript", "")

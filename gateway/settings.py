@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -41,7 +42,7 @@ class AmiSettings(Section):
 
 class AudioSocketSettings(Section):
     host: str = "0.0.0.0"
-    port: int = Field(9092, ge=1, le=65535)
+    port: int = Field(9092, ge=0, le=65535, description="0 = any free port (tests, bench)")
     max_payload: int = Field(4096, ge=320, description="largest accepted frame payload")
     first_frame_timeout: float = Field(2.0, gt=0, description="uuid must arrive within")
     idle_timeout: float = Field(5.0, gt=0, description="close a call whose peer went silent")
@@ -69,7 +70,8 @@ class AsrSettings(Section):
     queue_frames: int = Field(250, ge=10, description="bounded audio queue per call (20 ms each)")
     endpoint_silence: float = Field(0.8, gt=0, le=5)
     energy_threshold: float = Field(300.0, ge=0, description="RMS below this is silence")
-    hangover_ms: int = Field(300, ge=0)
+    hangover_ms: int = Field(300, ge=0, description="speaking flag held after energy")
+    preroll_ms: int = Field(200, ge=0, le=1000, description="audio kept before speech onset")
 
 
 class IvrSettings(Section):
@@ -85,6 +87,27 @@ class IvrSettings(Section):
     refusal_words: list[str] = ["不要", "不用", "不行", "报警", "警察", "人工", "不"]
     consent_words: list[str] = ["好", "好的", "可以", "行", "是", "同意", "嗯"]
     person_words: list[str] = ["报警", "人工", "警察", "我要报警", "转人工"]
+    # Added for the dialog (ivr/dialog.py):
+    prompts_file: Path = Path("configs/prompts/zh-CN.yaml")
+    consent_keys: list[str] = Field(["2"], description="explicit yes to a transfer")
+    final_wait: float = Field(
+        1.5, gt=0, le=10, description="after speech stops, wait this long for the final text"
+    )
+    min_asr_confidence: float = Field(
+        0.5, ge=0, le=1, description="below this the words are too unsure to divert"
+    )
+
+    @model_validator(mode="after")
+    def _keys_distinct(self) -> IvrSettings:
+        clash = set(self.emergency_keys) & set(self.consent_keys)
+        if clash:
+            raise ValueError(f"keys {sorted(clash)} are both emergency and consent keys")
+        for key in [*self.emergency_keys, *self.consent_keys]:
+            if key not in "0123456789*#" or len(key) != 1:
+                raise ValueError(f"{key!r} is not a telephone key (0-9, *, #)")
+        if "1" not in self.emergency_keys:
+            raise ValueError("'1' must stay an emergency key: every prompt says 'press 1'")
+        return self
 
 
 class TriageSettings(Section):
@@ -142,11 +165,18 @@ class WebhookTarget(Section):
 
 
 class WebhookSettings(Section):
-    max_attempts: int = Field(12, ge=1)
+    # 20 tries with the default back-off span about two hours of receiver outage
+    max_attempts: int = Field(20, ge=1)
     backoff_initial: float = Field(1.0, gt=0)
     backoff_max: float = Field(600.0, gt=0)
     # "<city>/<route>" or "*/<route>" → receiver
     targets: dict[str, WebhookTarget] = {}
+    lease_seconds: float = Field(
+        30.0, gt=0, description="a message being sent is re-sent after this if the sender died"
+    )
+    batch: int = Field(50, ge=1, description="messages claimed per outbox poll")
+    concurrency: int = Field(16, ge=1, description="webhook POSTs in flight at once")
+    poll_interval: float = Field(1.0, gt=0, description="idle outbox poll period (seconds)")
 
 
 class RetentionSettings(Section):
@@ -161,6 +191,11 @@ class LoopSettings(Section):
     repeat_window_hours: float = Field(72, gt=0)
     survey_context: str = "survey"
     abusive_numbers: list[str] = []
+    abuse_window_hours: float = Field(24, gt=0)
+    abuse_warn_score: float = Field(0.7, ge=0, le=1)
+    escalate_overdue: bool = Field(True, description="an overdue matter goes back to 110")
+    survey_retry_minutes: float = Field(120, gt=0)
+    survey_max_attempts: int = Field(3, ge=1, description="then the manual follow-up list")
 
 
 class ApiClient(Section):
@@ -170,6 +205,7 @@ class ApiClient(Section):
 
 
 class Settings(Section):
+    timezone: str = Field("Asia/Shanghai", description="local time for trunk hours")
     ami: AmiSettings = AmiSettings()
     audiosocket: AudioSocketSettings = AudioSocketSettings()
     redis: RedisSettings = RedisSettings()
@@ -183,6 +219,15 @@ class Settings(Section):
     retention: RetentionSettings = RetentionSettings()
     loop: LoopSettings = LoopSettings()
     api_clients: dict[str, ApiClient] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -210,3 +255,13 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "gateway.y
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load and validate the main config. Raises gateway.configfile.ConfigError."""
     return load_model(path or DEFAULT_CONFIG, Settings)
+
+
+PROJECT_ROOT = DEFAULT_CONFIG.parent.parent
+
+
+def resolve_path(path: Path) -> Path:
+    """Relative paths in the config mean: from the working directory, else the project root."""
+    if path.is_absolute() or path.exists():
+        return path
+    return PROJECT_ROOT / path

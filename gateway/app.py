@@ -1,0 +1,299 @@
+"""The composition root: reads the config and wires the edges to the decisions.
+
+Asterisk ──AMI──────────► AmiClient ──events──► channel table, trunk board, records
+         ──AudioSocket──► AudioSocketServer ──► CallSession (one per call)
+                                                 ├─ Dialog (ivr, pure)
+                                                 ├─ Triage (ivr, pure)
+                                                 ├─ RoutingPolicy (pure)
+                                                 ├─ speech stream (Vosk, off-loop)
+                                                 └─ CallRecords → TicketStore (Redis)
+TicketStore ──► OutboxWorker (webhooks), LoopKeeper (SLA sweep, surveys), web app
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from gateway.ami import AmiClient, AmiFailure
+from gateway.ami import events as ami_events
+from gateway.audiosocket import AudioSocketCall, AudioSocketServer
+from gateway.audiosocket.server import RejectCall
+from gateway.call_records import CallRecords
+from gateway.call_session import CallInfo, CallSession, HandOff
+from gateway.logs import get_logger, mask_number
+from gateway.outbox.worker import OutboxWorker
+from gateway.routing import RoutingPolicy
+from gateway.settings import DIVERTED_ROUTES, Settings, resolve_path
+from gateway.store import LoopKeeper, TicketStore
+from gateway.trunks import TrunkBoard
+from gateway.vad import EnergyDetector
+from gateway.web.app import create_app
+from ivr import dialog_messages
+from ivr.dialog import Dialog
+from ivr.prompts import load_all_prompt_audio, load_prompt_catalog
+from ivr.triage import Triage, TriageResult, load_triage
+
+_log = get_logger("gateway")
+
+UUID_WAIT = 2.0  # seconds to wait for AMI to announce an AudioSocket uuid
+SpeechFactory = Callable[[CallInfo], Any]
+
+
+class SurveyDialer:
+    """The loop keeper's Originator, over AMI: dial the caller into the survey context."""
+
+    def __init__(self, ami: AmiClient, local_context: str = "survey-out") -> None:
+        self._ami = ami
+        self._local_context = local_context
+
+    async def originate(self, number: str, context: str = "survey", variables: Any = None) -> bool:
+        try:
+            result = await self._ami.originate(
+                f"Local/{number}@{self._local_context}",
+                context=context,
+                variables=dict(variables or {}),
+                timeout_ms=30_000,
+            )
+        except AmiFailure as exc:
+            _log.warning("survey call not placed", error=str(exc))
+            return False
+        return bool(result.success)
+
+
+class Gateway:
+    """Owns every edge; ``start()`` then calls flow until ``stop()``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ami_secret: str | None,
+        speech: SpeechFactory | None = None,
+        on_hand_off: Callable[[CallInfo, HandOff], None] | None = None,
+        serve_http: bool = True,
+        local_time: Callable[[], time] | None = None,
+    ) -> None:
+        self.settings = settings
+        zone = ZoneInfo(settings.timezone)
+        self.local_time = local_time or (lambda: datetime.now(zone).time())
+        self._speech = speech
+        self._on_hand_off = on_hand_off
+        self._serve_http = serve_http
+        self.triage: Triage = load_triage(
+            resolve_path(settings.triage.rules[settings.ivr.language])
+        )
+        self.policy = RoutingPolicy(settings)
+        self.trunks = TrunkBoard(
+            {t.endpoint: name for name, t in settings.trunks.items() if t.endpoint}
+        )
+        self.catalog = load_prompt_catalog(
+            resolve_path(settings.ivr.prompts_file), resolve_path(settings.ivr.prompts_dir)
+        )
+        self.prompt_audio = load_all_prompt_audio(
+            resolve_path(settings.ivr.prompts_dir), self.catalog
+        )
+        self.store = TicketStore.from_settings(settings)
+        self.records = CallRecords(self.store, self.policy, self.trunks, self.local_time)
+        self.ami = AmiClient(settings.ami, secret=ami_secret)
+        self.audiosocket = AudioSocketServer(settings.audiosocket, self._on_call)
+        self.outbox = OutboxWorker(self.store, settings.webhooks)
+        self.keeper = LoopKeeper(self.store, settings.loop, SurveyDialer(self.ami))
+        self._hangups: dict[str, asyncio.Event] = {}
+        self._sessions: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self.http_port: int | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.ami.subscribe(self._on_ami_event)
+        await self.ami.start()
+        host, port = await self.audiosocket.start()
+        await self.outbox.start()
+        await self.keeper.start()
+        if self._serve_http:
+            await self._start_http()
+        _log.info("gateway started", audiosocket=f"{host}:{port}", http_port=self.http_port)
+
+    async def _start_http(self) -> None:
+        app = create_app(
+            self.settings, self.store, keeper=self.keeper, trunk_health=self.trunk_health
+        )
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http.host, self.settings.http.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = sockets[0].getsockname()[1] if sockets else self.settings.http.port
+
+    async def stop(self) -> None:
+        await self.audiosocket.stop()
+        for task in list(self._sessions):
+            task.cancel()
+        await self.keeper.stop()
+        await self.outbox.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.ami.close()
+        await self.store.close()
+
+    def trunk_health(self) -> dict[str, dict[str, Any]]:
+        snapshot = self.trunks.snapshot()
+        return {
+            name: {
+                "status": "up"
+                if snapshot.get(name) is None or snapshot[name].reachable
+                else "down",
+                "active_calls": snapshot[name].active_calls if name in snapshot else 0,
+                "max_calls": trunk.max_calls,
+                "hours": trunk.hours,
+            }
+            for name, trunk in self.settings.trunks.items()
+        }
+
+    # -- AMI events -------------------------------------------------------------------
+
+    async def _on_ami_event(self, event: ami_events.AmiEvent) -> None:
+        if isinstance(event, ami_events.Hangup):
+            name = event.channel.channel
+            if name in self._hangups:
+                self._hangups[name].set()
+            self.trunks.call_ended(name)
+            self.records.forget_channel(name)
+        elif isinstance(event, ami_events.DialEnd) and event.caller is not None:
+            await self.records.dial_result(event.caller.channel, event.dial_status)
+            if event.dial_status != "ANSWER":
+                self.trunks.call_ended(event.caller.channel)
+        elif isinstance(event, ami_events.TrunkStatus) and event.reachable is not None:
+            trunk = self.trunks.set_reachable(event.endpoint, event.reachable)
+            _log.info(
+                "trunk health", endpoint=event.endpoint, trunk=trunk, reachable=event.reachable
+            )
+        elif isinstance(event, ami_events.UserEvent) and event.user_event == "SurveyResult":
+            fields = dict(event.fields)
+            ticket, result = fields.get("Ticket", ""), fields.get("Result", "")
+            if ticket:
+                try:
+                    await self.keeper.survey_result(ticket, result)
+                except Exception as exc:
+                    _log.warning("survey result not recorded", ticket=ticket, error=str(exc))
+
+    # -- calls ------------------------------------------------------------------------
+
+    async def _on_call(self, audio: AudioSocketCall) -> None:
+        try:
+            channel = await self.ami.channel_for_uuid(audio.uuid, timeout=UUID_WAIT)
+        except AmiFailure as exc:
+            raise RejectCall(f"no AMI channel announced uuid {audio.uuid}: {exc}") from None
+        info = CallInfo(
+            call_id=audio.uuid,
+            channel=channel.name,
+            city=channel.variables.get("GW_CITY") or None,
+            caller=channel.caller_id_num or "",
+            did=channel.variables.get("GW_DID", ""),
+        )
+        hung_up = self._hangups.setdefault(channel.name, asyncio.Event())
+        task = asyncio.current_task()
+        if task is not None:
+            self._sessions.add(task)
+        try:
+            outcome = await self._build_session(info, audio, hung_up).run()
+        finally:
+            self._hangups.pop(channel.name, None)
+            if task is not None:
+                self._sessions.discard(task)
+        if self._on_hand_off is not None:
+            self._on_hand_off(info, outcome)
+
+    def _build_session(
+        self, info: CallInfo, audio: AudioSocketCall, hung_up: asyncio.Event
+    ) -> CallSession:
+        city = self.settings.cities.get(info.city or "")
+        speech = self._open_speech(info)
+        dialog = Dialog(
+            self.settings.ivr,
+            consent=city.consent if city else "opt_out",
+            classify_final=self._classifier_for(info),
+            classify_partial=self.triage.decide_partial,
+            prompts=self.catalog,
+        )
+        _log.info(
+            "call started",
+            call_id=info.call_id,
+            city=info.city,
+            caller=mask_number(info.caller),
+            speech=speech is not None,
+        )
+        return CallSession(
+            info=info,
+            audio=audio,
+            dialog=dialog,
+            dialog_events=dialog_messages,
+            prompts=self.prompt_audio.get,
+            ami=self.ami,
+            policy=self.policy,
+            trunks=self.trunks,
+            speech=speech,
+            tickets=self.records,
+            vad=EnergyDetector(self.settings.asr.energy_threshold),
+            hangups=hung_up,
+        )
+
+    def _open_speech(self, info: CallInfo) -> Any | None:
+        if self._speech is None:
+            return None
+        try:
+            return self._speech(info)
+        except Exception as exc:  # saturated or failed: this call gets the keypad path
+            _log.warning(
+                "no recogniser for this call; keypad path", call_id=info.call_id, error=str(exc)
+            )
+            return None
+
+    def _classifier_for(self, info: CallInfo) -> Callable[[str], TriageResult]:
+        """Triage, then ask the routing policy whether the diversion is possible now.
+
+        A down, full or closed destination turns the decision into 110 before the
+        caller hears a confirmation naming a line they will not reach.
+        """
+
+        def classify(text: str) -> TriageResult:
+            result = self.triage.decide(text)
+            if result.route not in DIVERTED_ROUTES:
+                return result
+            destination = self.policy.decide(
+                city_code=info.city,
+                route=result.route,
+                category=result.category,
+                at=self.local_time(),
+                trunks=self.trunks.snapshot(),
+            )
+            if destination.route == result.route:
+                return result
+            return dataclasses.replace(
+                result,
+                route="110",
+                rule=f"routing: {destination.reason}",
+                notes=(*result.notes, f"wanted {result.route}"),
+            )
+
+        return classify
+
+
+async def run_forever(gateway: Gateway) -> None:
+    """Serve until cancelled (SIGTERM/SIGINT in the CLI)."""
+    await gateway.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await gateway.stop()

@@ -1,0 +1,172 @@
+"""What a call leaves behind: its timeline, its ticket, a call-back task — never blocking it.
+
+The session calls these around the hand-off. Every store operation here is bounded
+and its failure only logged: a dead Redis must not delay or change where a caller
+goes. Tickets carry an id made locally, so a ticket made while Redis is down is
+spooled and saved later, and the call still carries its id in GW_TICKET.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import time
+from time import time as time_now
+from typing import Any
+
+from gateway.call_session import CallInfo
+from gateway.logs import get_logger, mask_number
+from gateway.routing import Destination, RoutingPolicy
+from gateway.store import StoreUnavailable, TicketStore
+from gateway.tickets.create import new_ticket
+from gateway.tickets.model import utcnow
+from gateway.tickets.repeat import RepeatInfo
+from gateway.trunks import TrunkBoard
+
+_log = get_logger("gateway.records")
+
+
+class CallRecords:
+    def __init__(
+        self,
+        store: TicketStore,
+        policy: RoutingPolicy,
+        trunks: TrunkBoard,
+        local_time: Callable[[], time],
+    ) -> None:
+        self._store = store
+        self.local_time = local_time
+        self._policy = policy
+        self._trunks = trunks
+        self._tickets_by_channel: dict[str, tuple[str, Destination]] = {}
+
+    async def record(self, call_id: str, kind: str, data: dict[str, Any]) -> None:
+        try:
+            await self._store.append_call_event(call_id, kind, data)
+        except StoreUnavailable as exc:
+            _log.warning("call event not stored", call_id=call_id, kind=kind, error=str(exc))
+
+    async def _repeat_info(self, info: CallInfo, category: str) -> RepeatInfo:
+        try:
+            return await self._store.lookup_caller(info.caller, category)
+        except StoreUnavailable as exc:
+            _log.warning("repeat-caller check skipped", call_id=info.call_id, error=str(exc))
+            return RepeatInfo()
+
+    async def prepare_hand_off(
+        self,
+        *,
+        info: CallInfo,
+        route: str,
+        category: str,
+        confidence: float,
+        reason: str,
+        transcript: str,
+        triage: Any,
+    ) -> tuple[Destination, str]:
+        """Decide the destination (policy + repeat history) and make the ticket."""
+        repeat = await self._repeat_info(info, category)
+        destination = self._policy.decide(
+            city_code=info.city,
+            route=route,
+            category=category,
+            at=self.local_time(),
+            trunks=self._trunks.snapshot(),
+            unresolved_repeat=repeat.send_to_110,
+        )
+        ticket = new_ticket(
+            call_id=info.call_id,
+            city=info.city or "",
+            caller=info.caller,
+            route=destination.route,
+            category=category,
+            confidence=confidence,
+            now=utcnow(),
+            transcript=transcript,
+            entities=getattr(triage, "entities", ()),
+            evidence=getattr(triage, "evidence", ()),
+            rule=getattr(triage, "rule", ""),
+            route_reason=f"{reason}; {destination.reason}",
+            intended_route=destination.wanted_route,
+            route_ms=int((time_now() - info.answered_at) * 1000),
+            repeat=repeat,
+        )
+        if not await self._store.save_or_spool(ticket):
+            _log.warning(
+                "ticket spooled until Redis is back", call_id=info.call_id, ticket=ticket.id
+            )
+        self._tickets_by_channel[info.channel] = (ticket.id, destination)
+        await self.record(
+            info.call_id,
+            "decision",
+            {
+                "route": destination.route,
+                "category": category,
+                "ticket": ticket.id,
+                "reason": reason,
+                "policy": destination.reason,
+                "confidence": round(confidence, 3),
+                "flags": list(repeat.flags),
+                "evidence": getattr(triage, "explain", lambda: "")(),
+            },
+        )
+        return destination, ticket.id
+
+    async def handed_off(
+        self,
+        info: CallInfo,
+        ticket_id: str | None,
+        destination: Destination,
+        latency: float,
+        decided_after: float,
+    ) -> None:
+        await self.record(
+            info.call_id,
+            "redirect",
+            {
+                "context": destination.context,
+                "trunk": destination.trunk or "",
+                "ticket": ticket_id or "",
+                "redirect_ms": round(latency * 1000, 2),
+                "decided_after_s": round(decided_after, 3),
+            },
+        )
+
+    async def hand_off_failed(self, info: CallInfo, ticket_id: str | None, error: str) -> None:
+        await self.record(info.call_id, "redirect_failed", {"error": error, "ticket": ticket_id})
+        if ticket_id:
+            await self._fallback(ticket_id, "redirect-failed; dialplan fail-safe to 110")
+
+    async def dial_result(self, channel: str, status: str) -> None:
+        """A handed-off call's Dial ended: a diverted call not answered came back to 110."""
+        entry = self._tickets_by_channel.pop(channel, None)
+        if entry is None:
+            return
+        ticket_id, destination = entry
+        if status != "ANSWER" and destination.diverted:
+            await self._fallback(ticket_id, f"trunk {destination.trunk} {status}; back to 110")
+
+    def forget_channel(self, channel: str) -> None:
+        self._tickets_by_channel.pop(channel, None)
+
+    async def _fallback(self, ticket_id: str, reason: str) -> None:
+        try:
+            await self._store.mark_fallback(ticket_id, reason)
+        except Exception as exc:  # the ticket may be spooled or Redis down
+            _log.warning("fallback not recorded", ticket=ticket_id, error=str(exc))
+
+    async def callback(self, info: CallInfo, transcript: str, reason: str) -> None:
+        _log.warning(
+            "caller hung up during the IVR: call-back task for 110",
+            call_id=info.call_id,
+            caller=mask_number(info.caller),
+        )
+        try:
+            await self._store.create_callback_task(
+                call_id=info.call_id,
+                city=info.city or "",
+                caller=info.caller,
+                heard=transcript,
+                reason=reason,
+            )
+        except StoreUnavailable as exc:
+            _log.error("call-back task NOT stored", call_id=info.call_id, error=str(exc))
