@@ -50,7 +50,7 @@ SpeechFactory = Callable[[CallInfo], Any]
 class SurveyDialer:
     """The loop keeper's Originator, over AMI: dial the caller into the survey context."""
 
-    def __init__(self, ami: AmiClient, local_context: str = "survey-out") -> None:
+    def __init__(self, ami: AmiClient, local_context: str = "survey-dial") -> None:
         self._ami = ami
         self._local_context = local_context
 
@@ -180,10 +180,13 @@ class Gateway:
             )
         elif isinstance(event, ami_events.UserEvent) and event.user_event == "SurveyResult":
             fields = dict(event.fields)
-            ticket, result = fields.get("Ticket", ""), fields.get("Result", "")
-            if ticket:
+            # extensions.conf [survey]: Result satisfied|unsatisfied|no-input|hangup, Digit
+            ticket, digit = fields.get("Ticket", ""), fields.get("Digit", "")
+            if fields.get("Result") in ("no-input", "hangup"):
+                _log.info("survey unanswered; the keeper retries", ticket=ticket)
+            elif ticket:
                 try:
-                    await self.keeper.survey_result(ticket, result)
+                    await self.keeper.survey_result(ticket, digit)
                 except Exception as exc:
                     _log.warning("survey result not recorded", ticket=ticket, error=str(exc))
 

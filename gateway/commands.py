@@ -1,26 +1,106 @@
-"""Core sub-commands: check-config (more are added by the composition root)."""
+"""Core sub-commands: run, demo, check-config."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 import sys
+from pathlib import Path
 
 from gateway.configfile import ConfigError
-from gateway.settings import DEFAULT_CONFIG, load_settings
+from gateway.settings import DEFAULT_CONFIG, Settings, load_settings, resolve_path
+
+
+def _load_everything(path: str | Path) -> Settings:
+    """The main config plus every file it points at (triage rules, prompts)."""
+    from ivr.prompts import load_all_prompt_audio, load_prompt_catalog
+    from ivr.triage import load_triage
+
+    settings = load_settings(path)
+    for rules in settings.triage.rules.values():
+        load_triage(resolve_path(rules))
+    catalog = load_prompt_catalog(
+        resolve_path(settings.ivr.prompts_file), resolve_path(settings.ivr.prompts_dir)
+    )
+    load_all_prompt_audio(resolve_path(settings.ivr.prompts_dir), catalog)
+    return settings
 
 
 def check_config(args: argparse.Namespace) -> int:
+    from ivr.prompts import PromptAudioError
+
     try:
-        settings = load_settings(args.path)
+        settings = _load_everything(args.path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
+    except PromptAudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"ok: {args.path}: {len(settings.cities)} cities, {len(settings.trunks)} trunks")
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve calls: AMI + AudioSocket + web. SIGTERM/SIGINT stop it cleanly."""
+    from gateway.app import Gateway, run_forever
+    from gateway.asr import SpeechEngine
+    from gateway.logs import get_logger
+
+    log = get_logger("gateway.run")
+    try:
+        settings = _load_everything(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    secret = settings.ami.secret.resolve()
+    if not secret:
+        print(f"error: AMI secret not found ({settings.ami.secret.describe()})", file=sys.stderr)
+        return 1
+    speech = None
+    if settings.asr.enabled:
+        try:
+            asr = settings.asr.model_copy(
+                update={"model_dir": resolve_path(settings.asr.model_dir)}
+            )
+            engine = SpeechEngine.load(asr, settings.ivr.language)
+            speech = lambda info: engine.open_stream(info.call_id)  # noqa: E731
+        except Exception as exc:
+            # No model: calls still flow (keypad path, everything else to 110).
+            log.error("speech recognition unavailable; keypad path for every call", error=str(exc))
+
+    async def main() -> None:
+        gateway = Gateway(settings, ami_secret=secret, speech=speech)
+        task = asyncio.create_task(run_forever(gateway))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from gateway.demo.runner import run_demo
+
+    return asyncio.run(run_demo(Path(args.config) if args.config else None))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check-config", help="validate a config without starting anything")
     p.add_argument("path", nargs="?", default=str(DEFAULT_CONFIG))
     p.set_defaults(func=check_config)
+
+    p = sub.add_parser("run", help="serve calls from a real Asterisk")
+    p.add_argument("--config", default=str(DEFAULT_CONFIG))
+    p.set_defaults(func=run)
+
+    p = sub.add_parser("demo", help="the gateway against the embedded PBX double")
+    p.add_argument("--config", default=None)
+    p.set_defaults(func=demo)

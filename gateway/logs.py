@@ -70,4 +70,5 @@ def configure_logging(*, json: bool | None = None, level: str = "info") -> None:
 
 
 def get_logger(name: str, **bound: Any) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name).bind(**bound)  # type: ignore[no-any-return,unused-ignore]
+    # Lazy: a module-level logger still follows a later configure_logging().
+    return structlog.get_logger(name, **bound)  # type: ignore[no-any-return,unused-ignore]

@@ -77,7 +77,7 @@ class AsrSettings(Section):
 class IvrSettings(Section):
     language: str = "zh-CN"
     prompts_dir: Path = Path("ivr/prompts/zh-CN")
-    greeting_timeout: float = Field(8.0, gt=0, description="silence after greeting → re-prompt")
+    greeting_timeout: float = Field(5.0, gt=0, description="silence after greeting → re-prompt")
     reprompts: int = Field(1, ge=0, le=3)
     description_max: float = Field(15.0, gt=0, description="longest description listened to")
     confirm_window: float = Field(3.0, gt=0, le=15)

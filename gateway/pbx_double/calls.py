@@ -459,11 +459,13 @@ async def _survey(call: SimulatedCall, exten: str) -> Location | None:
     digit = call.pbx.survey_answers.get(call.number, "1")
     if digit:
         await call.send_dtmf(digit)
-    call.pbx.set_channel_variable(call.channel, "GW_SURVEY", digit)
+    call.pbx.set_channel_variable(call.channel, "GW_SURVEY_DIGIT", digit)
+    # The same names as docker/asterisk/extensions.conf [survey] reports.
+    result = {"1": "satisfied", "2": "unsatisfied"}.get(digit, "no-input")
     ticket = call.variables.get("GW_TICKET", "")
-    call.app(4, "UserEvent", f"SurveyResult,Ticket: {ticket},Result: {digit}")
+    call.app(4, "UserEvent", f"SurveyResult,Ticket: {ticket},Result: {result},Digit: {digit}")
     call.pbx.emit(d.channel_event("UserEvent", call.channel, ("UserEvent", "SurveyResult"),
-                                  ("Ticket", ticket), ("Result", digit)))
+                                  ("Ticket", ticket), ("Result", result), ("Digit", digit)))
     call.app(5, "Hangup", "")
     call._hangup_events(16, "Normal Clearing", request=True)
     return None

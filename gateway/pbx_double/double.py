@@ -68,7 +68,7 @@ class PbxDouble:
         ring_time: float = 0.05,
         noanswer_after: float = 0.2,
         retry_110_after: float = 0.5,
-        local_contexts: Sequence[str] = ("survey-out",),
+        local_contexts: Sequence[str] = ("survey-dial",),
         trunk_prefix: str = "PJSIP/carrier-in",
     ) -> None:
         """``cities``: DID → (city code, 110 dial string), as configs/gateway.yaml says."""

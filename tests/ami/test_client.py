@@ -149,7 +149,7 @@ async def test_unanswered_action_is_not_replayed_after_reconnect(
     double.swallow_actions(action)
     requests = {
         "Redirect": lambda: client.redirect(call.name, "route-12345"),
-        "Originate": lambda: client.originate("Local/1@survey-out", context="survey"),
+        "Originate": lambda: client.originate("Local/1@survey-dial", context="survey"),
         "Hangup": lambda: client.hangup(call.name),
         "Setvar": lambda: client.setvar(call.name, "GW_ROUTE", "12345"),
     }
@@ -242,9 +242,9 @@ async def test_callback_errors_are_logged_and_others_still_called(
 @pytest.mark.parametrize(
     ("dial", "outcome", "reason"),
     [
-        ("Local/13800000001@survey-out", "ANSWER", OriginateReason.ANSWERED),
-        ("Local/13800000002@survey-out", "BUSY", OriginateReason.BUSY),
-        ("Local/13800000003@survey-out", "NOANSWER", OriginateReason.NO_ANSWER),
+        ("Local/13800000001@survey-dial", "ANSWER", OriginateReason.ANSWERED),
+        ("Local/13800000002@survey-dial", "BUSY", OriginateReason.BUSY),
+        ("Local/13800000003@survey-dial", "NOANSWER", OriginateReason.NO_ANSWER),
         ("Local/13800000004@no-such-context", None, OriginateReason.FAILED),
         ("Foo/bar", None, OriginateReason.FAILED),
     ],
@@ -266,7 +266,7 @@ async def test_originate_result_carries_reason(
 async def test_survey_call_reports_the_digit(client: AmiClient, double: PbxDouble) -> None:
     stream = client.events()
     double.set_survey_answer("13800000009", "2")
-    result = await client.originate("Local/13800000009@survey-out", context="survey",
+    result = await client.originate("Local/13800000009@survey-dial", context="survey",
                                     caller_id='"110" <110>', variables={"GW_TICKET": "T-9"})
     assert result.success
     while True:
@@ -274,7 +274,7 @@ async def test_survey_call_reports_the_digit(client: AmiClient, double: PbxDoubl
         assert isinstance(event, UserEvent)
         if event.user_event == "SurveyResult":
             break
-    assert event.fields == {"Ticket": "T-9", "Result": "2"}
+    assert event.fields == {"Ticket": "T-9", "Result": "unsatisfied", "Digit": "2"}
 
 
 async def test_trunk_health_arrives_as_trunk_status(client: AmiClient, double: PbxDouble) -> None:
