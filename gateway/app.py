@@ -29,6 +29,7 @@ from gateway.audiosocket.server import RejectCall
 from gateway.call_records import CallRecords
 from gateway.call_session import CallInfo, CallSession, HandOff
 from gateway.logs import get_logger, mask_number
+from gateway.loop_monitor import LoopLagMonitor
 from gateway.outbox.worker import OutboxWorker
 from gateway.routing import RoutingPolicy
 from gateway.settings import DIVERTED_ROUTES, Settings, resolve_path
@@ -87,18 +88,9 @@ class Gateway:
         self._speech = speech
         self._on_hand_off = on_hand_off
         self._serve_http = serve_http
-        self.triage: Triage = load_triage(
-            resolve_path(settings.triage.rules[settings.ivr.language])
-        )
-        self.policy = RoutingPolicy(settings)
+        self._apply_decisions(settings)
         self.trunks = TrunkBoard(
             {t.endpoint: name for name, t in settings.trunks.items() if t.endpoint}
-        )
-        self.catalog = load_prompt_catalog(
-            resolve_path(settings.ivr.prompts_file), resolve_path(settings.ivr.prompts_dir)
-        )
-        self.prompt_audio = load_all_prompt_audio(
-            resolve_path(settings.ivr.prompts_dir), self.catalog
         )
         self.store = TicketStore.from_settings(settings)
         self.records = CallRecords(self.store, self.policy, self.trunks, self.local_time)
@@ -110,10 +102,51 @@ class Gateway:
         self._sessions: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
+        self.loop_lag = LoopLagMonitor()
+
+    def _apply_decisions(self, settings: Settings) -> None:
+        """Load everything a call's decisions use; raises before changing anything."""
+        triage: Triage = load_triage(resolve_path(settings.triage.rules[settings.ivr.language]))
+        catalog = load_prompt_catalog(
+            resolve_path(settings.ivr.prompts_file), resolve_path(settings.ivr.prompts_dir)
+        )
+        audio = load_all_prompt_audio(resolve_path(settings.ivr.prompts_dir), catalog)
+        self.settings, self.triage, self.catalog, self.prompt_audio = (
+            settings,
+            triage,
+            catalog,
+            audio,
+        )
+        self.policy = RoutingPolicy(settings)
+
+    def reload(self, settings: Settings) -> None:
+        """Apply a new config to calls that start from now on; live calls keep theirs.
+
+        Cities, trunks, IVR, triage rules and prompts change at once. Connection settings
+        (AMI, AudioSocket, Redis, HTTP) need a restart: a change there is logged, not applied.
+        """
+        needs_restart = [
+            name
+            for name in ("ami", "audiosocket", "redis", "http")
+            if getattr(settings, name) != getattr(self.settings, name)
+        ]
+        self._apply_decisions(
+            settings.model_copy(
+                update={name: getattr(self.settings, name) for name in needs_restart}
+            )
+        )
+        self.records.policy = self.policy
+        self.trunks.endpoints = {
+            t.endpoint: name for name, t in settings.trunks.items() if t.endpoint
+        }
+        _log.info(
+            "config reloaded", cities=len(settings.cities), not_applied_until_restart=needs_restart
+        )
 
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.loop_lag.start()
         self.ami.subscribe(self._on_ami_event)
         await self.ami.start()
         host, port = await self.audiosocket.start()
@@ -145,6 +178,7 @@ class Gateway:
             await self._runner.cleanup()
         await self.ami.close()
         await self.store.close()
+        await self.loop_lag.stop()
 
     def trunk_health(self) -> dict[str, dict[str, Any]]:
         snapshot = self.trunks.snapshot()

@@ -35,7 +35,7 @@ class CallRecords:
     ) -> None:
         self._store = store
         self.local_time = local_time
-        self._policy = policy
+        self.policy = policy  # replaced on config reload
         self._trunks = trunks
         self._tickets_by_channel: dict[str, tuple[str, Destination]] = {}
 
@@ -65,7 +65,7 @@ class CallRecords:
     ) -> tuple[Destination, str]:
         """Decide the destination (policy + repeat history) and make the ticket."""
         repeat = await self._repeat_info(info, category)
-        destination = self._policy.decide(
+        destination = self.policy.decide(
             city_code=info.city,
             route=route,
             category=category,

@@ -65,6 +65,9 @@ class HandOff:
     failsafe: bool = False
     callback: bool = False
     evidence: str = ""
+    # from the arrival of the event that decided (a partial, a final, a key) to the
+    # Redirect acknowledged: the gateway's own share of the time to route
+    event_to_redirect: float | None = None
 
 
 class Recorder(Protocol):
@@ -121,6 +124,7 @@ class CallSession:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._started = clock()
         self._playback: asyncio.Task[None] | None = None
+        self._event_at = clock()
         self._log = get_logger("call", call_id=info.call_id)
         self.outcome: HandOff | None = None
 
@@ -143,6 +147,7 @@ class CallSession:
             await self._handle(first)
             while self.outcome is None:
                 event = await self._next_event()
+                self._event_at = self._clock()
                 await self._handle(event)
         except Exception:
             self._log.exception("session failed; leaving the call to the dialplan fail-safe")
@@ -293,7 +298,7 @@ class CallSession:
             "GW_CATEGORY": destination.category,
             "GW_CONFIDENCE": f"{route.confidence:.2f}",
             "GW_DEST": destination.dial,
-            "GW_ROUTE_REASON": f"{route.reason}; {destination.reason}"[:200],
+            "GW_ROUTE_REASON": route_reason(route, destination)[:200],
             "GW_TRANSCRIPT": encode_transcript(transcript),
         }
         requested = self._clock()
@@ -307,7 +312,8 @@ class CallSession:
             await self._tickets.hand_off_failed(self.info, ticket_id, str(exc))
             await self._failsafe("redirect-failed", destination=destination, ticket_id=ticket_id)
             return
-        latency = self._clock() - requested
+        acknowledged = self._clock()
+        latency = acknowledged - requested
         await self._await_socket_closed()
         if destination.trunk:
             self._trunks.call_placed(destination.trunk, self.info.channel)
@@ -320,6 +326,7 @@ class CallSession:
             decided_after=decided_after,
             redirect_latency=latency,
             evidence=evidence,
+            event_to_redirect=acknowledged - self._event_at,
         )
         self._log.info(
             "call handed off",
@@ -375,6 +382,12 @@ class CallSession:
 
     async def _record(self, kind: str, **data: Any) -> None:
         await self._tickets.record(self.info.call_id, kind, data)
+
+
+def route_reason(route: Any, destination: Destination) -> str:
+    """Why, in one line: the dialog's reason, the triage rule, the routing policy's reason."""
+    parts = [route.reason, getattr(route.triage, "rule", ""), destination.reason]
+    return "; ".join(p for p in parts if p)
 
 
 def _loggable(data: Any) -> dict[str, Any]:

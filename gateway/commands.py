@@ -73,12 +73,21 @@ def run(args: argparse.Namespace) -> int:
             # No model: calls still flow (keypad path, everything else to 110).
             log.error("speech recognition unavailable; keypad path for every call", error=str(exc))
 
+    def reload_config(gateway: Gateway) -> None:
+        """SIGHUP: validate the file again and apply it to new calls; a bad file changes
+        nothing (the error is logged)."""
+        try:
+            gateway.reload(_load_everything(args.config))
+        except Exception as exc:
+            log.error("config reload refused; the running config stays", error=str(exc))
+
     async def main() -> None:
         gateway = Gateway(settings, ami_secret=secret, speech=speech)
         task = asyncio.create_task(run_forever(gateway))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(signal.SIGHUP, reload_config, gateway)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

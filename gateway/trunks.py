@@ -14,13 +14,13 @@ class TrunkBoard:
     """
 
     def __init__(self, endpoint_to_trunk: dict[str, str]) -> None:
-        self._endpoint_to_trunk = endpoint_to_trunk
+        self.endpoints = endpoint_to_trunk
         self._reachable: dict[str, bool] = {}
         self._calls: dict[str, set[str]] = {}
 
     def set_reachable(self, endpoint: str, reachable: bool) -> str | None:
         """Record an endpoint's health; returns the trunk it belongs to (None if unknown)."""
-        trunk = self._endpoint_to_trunk.get(
+        trunk = self.endpoints.get(
             endpoint, endpoint if endpoint in self._known() else None
         )
         if trunk is not None:
@@ -28,7 +28,7 @@ class TrunkBoard:
         return trunk
 
     def _known(self) -> set[str]:
-        return set(self._endpoint_to_trunk.values())
+        return set(self.endpoints.values())
 
     def call_placed(self, trunk: str, channel: str) -> None:
         self._calls.setdefault(trunk, set()).add(channel)
