@@ -147,6 +147,7 @@ class Gateway:
 
     async def start(self) -> None:
         self.loop_lag.start()
+        self.records.start()
         self.ami.subscribe(self._on_ami_event)
         await self.ami.start()
         host, port = await self.audiosocket.start()
@@ -177,6 +178,7 @@ class Gateway:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.ami.close()
+        await self.records.stop()
         await self.store.close()
         await self.loop_lag.stop()
 

@@ -8,6 +8,8 @@ spooled and saved later, and the call still carries its id in GW_TICKET.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import time
 from time import time as time_now
@@ -15,14 +17,20 @@ from typing import Any
 
 from gateway.call_session import CallInfo
 from gateway.logs import get_logger, mask_number
+from gateway.retry import ActionTimeout, bounded
 from gateway.routing import Destination, RoutingPolicy
+from gateway.settings import DIVERTED_ROUTES
 from gateway.store import StoreUnavailable, TicketStore
 from gateway.tickets.create import new_ticket
-from gateway.tickets.model import utcnow
+from gateway.tickets.model import Ticket, utcnow
 from gateway.tickets.repeat import RepeatInfo
 from gateway.trunks import TrunkBoard
 
 _log = get_logger("gateway.records")
+
+TIMELINE_QUEUE = 10_000  # events waiting for Redis before new ones are dropped
+STOP_DRAIN_WAIT = 2.0  # seconds to flush the timeline on a clean stop
+REPEAT_LOOKUP_WAIT = 0.5  # seconds a diversion waits for the caller's history
 
 
 class CallRecords:
@@ -38,17 +46,59 @@ class CallRecords:
         self.policy = policy  # replaced on config reload
         self._trunks = trunks
         self._tickets_by_channel: dict[str, tuple[str, Destination]] = {}
+        self._pending: dict[str, Ticket] = {}  # made before the Redirect, saved after it
+        self._timeline: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue(
+            maxsize=TIMELINE_QUEUE
+        )
+        self._writer: asyncio.Task[None] | None = None
 
-    async def record(self, call_id: str, kind: str, data: dict[str, Any]) -> None:
-        try:
-            await self._store.append_call_event(call_id, kind, data)
-        except StoreUnavailable as exc:
-            _log.warning("call event not stored", call_id=call_id, kind=kind, error=str(exc))
+    # -- the call timeline: written in order by one task, off the call's path ------------
 
-    async def _repeat_info(self, info: CallInfo, category: str) -> RepeatInfo:
+    def start(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_timeline(), name="call-timeline")
+
+    async def stop(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(TimeoutError):  # write what is queued, briefly
+                async with asyncio.timeout(STOP_DRAIN_WAIT):
+                    await self.drain()
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+
+    def record(self, call_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Queue one timeline event; never waits (a full queue drops it, logged)."""
         try:
-            return await self._store.lookup_caller(info.caller, category)
-        except StoreUnavailable as exc:
+            self._timeline.put_nowait((call_id, kind, data))
+        except asyncio.QueueFull:
+            _log.warning("call event dropped: timeline queue full", call_id=call_id, kind=kind)
+
+    async def _write_timeline(self) -> None:
+        while True:
+            call_id, kind, data = await self._timeline.get()
+            try:
+                await self._store.append_call_event(call_id, kind, data)
+            except StoreUnavailable as exc:
+                _log.warning("call event not stored", call_id=call_id, kind=kind, error=str(exc))
+            finally:
+                self._timeline.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every queued timeline event was written or given up (tests, stop)."""
+        await self._timeline.join()
+
+    async def _repeat_info(self, info: CallInfo, route: str, category: str) -> RepeatInfo:
+        """Only a diversion depends on the caller's history; an emergency never waits for it."""
+        if route not in DIVERTED_ROUTES:
+            return RepeatInfo()
+        try:
+            return await bounded(
+                self._store.lookup_caller(info.caller, category), REPEAT_LOOKUP_WAIT,
+                "repeat-caller lookup",
+            )
+        except (StoreUnavailable, ActionTimeout) as exc:
             _log.warning("repeat-caller check skipped", call_id=info.call_id, error=str(exc))
             return RepeatInfo()
 
@@ -63,8 +113,12 @@ class CallRecords:
         transcript: str,
         triage: Any,
     ) -> tuple[Destination, str]:
-        """Decide the destination (policy + repeat history) and make the ticket."""
-        repeat = await self._repeat_info(info, category)
+        """Decide the destination (policy + repeat history) and make the ticket in memory.
+
+        No write happens here: the ticket is saved after the Redirect (``handed_off``),
+        so a slow Redis never holds a caller in the IVR.
+        """
+        repeat = await self._repeat_info(info, route, category)
         destination = self.policy.decide(
             city_code=info.city,
             route=route,
@@ -90,12 +144,9 @@ class CallRecords:
             route_ms=int((time_now() - info.answered_at) * 1000),
             repeat=repeat,
         )
-        if not await self._store.save_or_spool(ticket):
-            _log.warning(
-                "ticket spooled until Redis is back", call_id=info.call_id, ticket=ticket.id
-            )
+        self._pending[ticket.id] = ticket
         self._tickets_by_channel[info.channel] = (ticket.id, destination)
-        await self.record(
+        self.record(
             info.call_id,
             "decision",
             {
@@ -119,7 +170,8 @@ class CallRecords:
         latency: float,
         decided_after: float,
     ) -> None:
-        await self.record(
+        await self._save(ticket_id)
+        self.record(
             info.call_id,
             "redirect",
             {
@@ -131,8 +183,14 @@ class CallRecords:
             },
         )
 
+    async def _save(self, ticket_id: str | None) -> None:
+        ticket = self._pending.pop(ticket_id or "", None)
+        if ticket is not None and not await self._store.save_or_spool(ticket):
+            _log.warning("ticket spooled until Redis is back", ticket=ticket.id)
+
     async def hand_off_failed(self, info: CallInfo, ticket_id: str | None, error: str) -> None:
-        await self.record(info.call_id, "redirect_failed", {"error": error, "ticket": ticket_id})
+        self.record(info.call_id, "redirect_failed", {"error": error, "ticket": ticket_id})
+        await self._save(ticket_id)
         if ticket_id:
             await self._fallback(ticket_id, "redirect-failed; dialplan fail-safe to 110")
 

@@ -138,7 +138,7 @@ class CallSession:
         if self._speech is not None:
             producers.append(asyncio.create_task(self._read_speech()))
         try:
-            await self._record(
+            self._record(
                 "answered", city=self.info.city, caller=mask_number(self.info.caller)
             )
             first = self._ev.Started(now=self._now())
@@ -190,7 +190,7 @@ class CallSession:
         async for item in self._audio.incoming():
             digit = getattr(item, "digit", None)
             if digit is not None:
-                await self._record("dtmf", digit=digit)
+                self._record("dtmf", digit=digit)
                 self._queue.put_nowait(self._ev.Dtmf(digit=digit, now=self._now()))
                 continue
             pcm = item.pcm
@@ -205,14 +205,18 @@ class CallSession:
         self._queue.put_nowait(("audio-closed", self._now()))
 
     async def _read_speech(self) -> None:
+        last_partial = ""
         try:
             async for result in self._speech.results():  # type: ignore[union-attr]
                 if not result.text:
                     continue
                 if result.kind == "partial":
                     self._queue.put_nowait(self._ev.Partial(text=result.text, now=self._now()))
+                    if result.text != last_partial:
+                        self._record("partial", text=result.text)
+                        last_partial = result.text
                 else:
-                    await self._record("final", text=result.text, confidence=result.confidence)
+                    self._record("final", text=result.text, confidence=result.confidence)
                     self._queue.put_nowait(
                         self._ev.Final(
                             text=result.text, confidence=result.confidence, now=self._now()
@@ -257,7 +261,7 @@ class CallSession:
             await self._raise_callback(command)
         elif kind == "Log":
             self._log.info("dialog", kind=command.kind, **_loggable(command.data))
-            await self._record(command.kind, **_loggable(command.data))
+            self._record(command.kind, **_loggable(command.data))
 
     def _start_playback(self, prompt_id: str) -> None:
         self._stop_playback()
@@ -380,8 +384,9 @@ class CallSession:
             failsafe=True,
         )
 
-    async def _record(self, kind: str, **data: Any) -> None:
-        await self._tickets.record(self.info.call_id, kind, data)
+    def _record(self, kind: str, **data: Any) -> None:
+        """Queued for the store's writer: a slow or dead Redis never delays the call."""
+        self._tickets.record(self.info.call_id, kind, data)
 
 
 def route_reason(route: Any, destination: Destination) -> str:

@@ -112,6 +112,7 @@ async def test_down_12345_trunk_sends_move_car_to_110_with_a_ticket(
     await call.wait_for_context("route-110", timeout=15)
     assert "route-12345" not in call.context_history
     ticket_id = call.variables["GW_TICKET"]
+    await rig.outcomes.wait_for("13800000008")  # the ticket is saved after the Redirect
     ticket = await rig.gateway.store.get_ticket(ticket_id)
     assert ticket is not None and ticket.route == "110" and ticket.category == "move_car"
 
@@ -202,8 +203,8 @@ async def _wait_until(predicate) -> None:  # type: ignore[no-untyped-def]
     await _wait_until_async(check)
 
 
-async def _wait_until_async(check) -> None:  # type: ignore[no-untyped-def]
-    """Poll state that has no event of its own (store contents), for 5 s at most."""
-    async with asyncio.timeout(5.0):
+async def _wait_until_async(check, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll state that has no event of its own (store contents), bounded."""
+    async with asyncio.timeout(seconds):
         while not await check():  # noqa: ASYNC110 - Redis contents raise no event
             await asyncio.sleep(0.02)

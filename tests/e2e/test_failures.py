@@ -15,7 +15,7 @@ from gateway.pbx_double import PbxDouble
 from gateway.settings import Settings
 from tests.asr.conftest import ko_model_dir
 from tests.e2e.conftest import RigFactory
-from tests.e2e.test_call_flows import CAR, place, speech_for
+from tests.e2e.test_call_flows import CAR, _wait_until_async, place, speech_for
 
 LONG = CAR + "，我在门口等了二十分钟了，打了好几个电话都没有人接，车子一直停在这里动都不动" * 3
 
@@ -133,3 +133,38 @@ async def test_thirty_concurrent_calls_do_not_interfere(make_rig: RigFactory) ->
         assert call.variables["GW_CITY"] in ("nanchang", "jiujiang", "shangrao")
         assert call.variables["GW_DEST"].endswith(call.variables["GW_CITY"] + "-"
                                                    + call.variables["GW_ROUTE"])
+
+
+async def test_dead_redis_does_not_stop_calls_and_the_ticket_is_saved_later(
+    make_rig: RigFactory, e2e_settings: Settings
+) -> None:
+    from gateway.embedded_redis import EmbeddedRedis
+
+    own = EmbeddedRedis().start()
+    try:
+        settings = e2e_settings.model_copy(
+            update={"redis": e2e_settings.redis.model_copy(update={"url": own.url})}
+        )
+        rig = await make_rig(scripts={"13800000104": CAR}, settings=settings)
+        assert rig.gateway is not None
+        own.stop()  # Redis dies before the call
+        call = await place(rig, "13800000104", CAR)
+        await call.wait_for_context("route-12345", timeout=20)
+        ticket_id = call.variables["GW_TICKET"]
+        await rig.outcomes.wait_for("13800000104")
+        assert [t.id for t in rig.gateway.store.spool] == [ticket_id]
+
+        own.start()  # same port: the store reconnects by itself
+        rig.gateway.outbox.wake()
+
+        async def saved() -> bool:
+            from gateway.store import StoreUnavailable
+
+            try:
+                return await rig.gateway.store.get_ticket(ticket_id) is not None  # type: ignore[union-attr]
+            except StoreUnavailable:
+                return False
+
+        await _wait_until_async(saved, seconds=15)
+    finally:
+        own.close()

@@ -31,6 +31,7 @@ async def test_real_vosk_transcribes_the_callers_audio_and_doubt_goes_to_110(
         # Korean words are not a Chinese description: nothing usable → 110, with them attached
         assert outcome.destination is not None and outcome.destination.route == "110"
         assert outcome.transcript.strip(), "the recogniser heard nothing"
+        await rig.gateway.records.drain()
         record = await rig.gateway.store.get_call(call.uuid)
         assert record is not None
         kinds = [event["kind"] for event in record["events"]]
