@@ -58,8 +58,9 @@ def caller_audio(text: str) -> bytes:
 
 async def redirect_time(rig: Rig, call: Any) -> float:
     assert rig.double is not None
-    await call.wait_for(lambda: any(c.startswith("route-") for c in call.context_history),
-                        60, "routed")
+    await call.wait_for(
+        lambda: any(c.startswith("route-") for c in call.context_history), 60, "routed"
+    )
     for action in reversed(rig.double.ami_actions):
         if action.name == "Redirect" and dict(action.pairs).get("Channel") == call.name:
             return float(action.at)
@@ -74,8 +75,11 @@ async def latency_part(settings: Settings, rounds: int) -> list[tuple[str, list[
         "end of description, diverted → Redirect (confirmation + window)": [],
     }
     labels = list(rows)
-    async with Rig(settings, speech=lambda i: speech.open_stream(i.call_id, caller=i.caller),
-                   local_time=lambda: NOON) as rig:
+    async with Rig(
+        settings,
+        speech=lambda i: speech.open_stream(i.call_id, caller=i.caller),
+        local_time=lambda: NOON,
+    ) as rig:
         assert rig.double is not None
         n = 0
         for _ in range(rounds):
@@ -83,8 +87,9 @@ async def latency_part(settings: Settings, rounds: int) -> list[tuple[str, list[
                 n += 1
                 caller = f"1370000{n:04d}"
                 speech.register(caller, text)
-                call = await rig.double.place_call(did="0791110", caller_id=caller,
-                                                   audio=caller_audio(text))
+                call = await rig.double.place_call(
+                    did="0791110", caller_id=caller, audio=caller_audio(text)
+                )
                 await call.wait_for_leg(5)
                 leg_up = time.monotonic()
                 redirected = await redirect_time(rig, call)
@@ -102,18 +107,28 @@ def ko_speech() -> bytes:
         return wav.readframes(wav.getnframes())
 
 
-async def capacity_row(settings: Settings, engine: Any, calls: int) -> dict[str, Any]:
-    speech = silence(SPEAK_AT) + ko_speech() * 4 + silence(3.0)  # ~9.5 s of talk
-    async with Rig(settings, speech=lambda i: engine.open_stream(i.call_id),
-                   local_time=lambda: NOON) as rig:
+async def capacity_row(
+    settings: Settings, engine: Any, calls: int, *, audio: bytes | None = None
+) -> dict[str, Any]:
+    """``engine``: a SpeechEngine (real Vosk) or a ScriptedSpeech (gateway overhead only)."""
+    speech = audio or silence(SPEAK_AT) + ko_speech() * 4 + silence(3.0)  # ~9.5 s of talk
+
+    def open_stream(info: Any) -> Any:
+        if isinstance(engine, ScriptedSpeech):
+            return engine.open_stream(info.call_id, caller=info.caller)
+        return engine.open_stream(info.call_id)
+
+    async with Rig(settings, speech=open_stream, local_time=lambda: NOON) as rig:
         assert rig.double is not None and rig.gateway is not None
         rig.gateway.loop_lag.reset()
         cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         wall0 = time.monotonic()
-        placed = await asyncio.gather(*(
-            rig.double.place_call(did="0791110", caller_id=f"1360000{n:04d}", audio=speech)
-            for n in range(calls)
-        ))
+        placed = await asyncio.gather(
+            *(
+                rig.double.place_call(did="0791110", caller_id=f"1360000{n:04d}", audio=speech)
+                for n in range(calls)
+            )
+        )
         done = await asyncio.gather(
             *(rig.outcomes.wait_for(f"1360000{n:04d}", 120) for n in range(calls)),
             return_exceptions=True,
@@ -151,6 +166,15 @@ async def main(quick: bool) -> None:
         for label, values in await latency_part(settings, rounds):
             ms = [v * 1000 for v in values]
             print(f"| {label} | {pct(ms, 50):.1f} | {pct(ms, 95):.1f} | {max(ms):.1f} |")
+        print("\nGateway overhead without ASR (scripted words, 9 s descriptions → 110)\n")
+        print_capacity_header()
+        scripted = ScriptedSpeech(threshold=settings.asr.energy_threshold)
+        long_doubt = DOUBT * 2
+        for n in range(200):
+            scripted.register(f"1360000{n:04d}", long_doubt)
+        for size in (25, 50) if quick else (25, 50, 100):
+            row = await capacity_row(settings, scripted, size, audio=caller_audio(long_doubt))
+            print_capacity_row(row)
         from gateway.asr import SpeechEngine
         from tests.asr.conftest import ko_model_dir
 
@@ -159,16 +183,27 @@ async def main(quick: bool) -> None:
         )
         sizes = (4, 12) if quick else (4, 8, 16, 24)
         print("\nCapacity with real Vosk on every call (ko small model)\n")
-        print("| concurrent calls | completed | transcribed | CPU cores | loop lag p50 / p99 ms "
-              "| Redirect p50 ms | mean IVR s | calls/hour at this load |")
-        print("|---|---|---|---|---|---|---|---|")
+        print_capacity_header()
         for size in sizes:
-            row = await capacity_row(settings, engine, size)
-            per_hour = row["completed"] * 3600 / row["ivr_seconds"] if row["ivr_seconds"] else 0
-            print(f"| {row['calls']} | {row['completed']} | {row['transcribed']} "
-                  f"| {row['cpu_cores']:.2f} | {row['lag_p50_ms']:.1f} / {row['lag_p99_ms']:.1f} "
-                  f"| {row['redirect_p50_ms']:.1f} | {row['ivr_seconds']:.1f} | {per_hour:.0f} |")
+            print_capacity_row(await capacity_row(settings, engine, size))
         await engine.close()
+
+
+def print_capacity_header() -> None:
+    print(
+        "| concurrent calls | completed | transcribed | CPU cores | loop lag p50 / p99 ms "
+        "| Redirect p50 ms | mean IVR s | calls/hour at this load |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+
+
+def print_capacity_row(row: dict[str, Any]) -> None:
+    per_hour = row["completed"] * 3600 / row["ivr_seconds"] if row["ivr_seconds"] else 0
+    print(
+        f"| {row['calls']} | {row['completed']} | {row['transcribed']} "
+        f"| {row['cpu_cores']:.2f} | {row['lag_p50_ms']:.1f} / {row['lag_p99_ms']:.1f} "
+        f"| {row['redirect_p50_ms']:.1f} | {row['ivr_seconds']:.1f} | {per_hour:.0f} |"
+    )
 
 
 if __name__ == "__main__":

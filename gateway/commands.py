@@ -28,17 +28,23 @@ def _load_everything(path: str | Path) -> Settings:
     return settings
 
 
-def check_config(args: argparse.Namespace) -> int:
+def _load_or_report(path: str | Path) -> Settings | None:
+    """Load everything, or print each problem (file:line: field: reason) and return None."""
     from ivr.prompts import PromptAudioError
 
     try:
-        settings = _load_everything(args.path)
+        return _load_everything(path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
-        return 1
     except PromptAudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
+    return None
+
+
+def check_config(args: argparse.Namespace) -> int:
+    settings = _load_or_report(args.path)
+    if settings is None:
         return 1
     print(f"ok: {args.path}: {len(settings.cities)} cities, {len(settings.trunks)} trunks")
     return 0
@@ -51,11 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from gateway.logs import get_logger
 
     log = get_logger("gateway.run")
-    try:
-        settings = _load_everything(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+    settings = _load_or_report(args.config)
+    if settings is None:
         return 1
     secret = settings.ami.secret.resolve()
     if not secret:

@@ -90,3 +90,23 @@ def test_check_config_accepts_shipped_config(capsys: pytest.CaptureFixture[str])
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_check_config_reports_a_broken_triage_rules_file_by_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway.settings import PROJECT_ROOT
+
+    rules = tmp_path / "rules.yaml"
+    shipped = (PROJECT_ROOT / "configs/triage/zh-CN.yaml").read_text(encoding="utf-8")
+    rules.write_text("not_a_rules_key: 1\n" + shipped, encoding="utf-8")
+    config = tmp_path / "gw.yaml"
+    main_config = (PROJECT_ROOT / "configs/gateway.yaml").read_text(encoding="utf-8")
+    config.write_text(
+        main_config.replace(
+            "rules: {zh-CN: configs/triage/zh-CN.yaml}", f"rules: {{zh-CN: {rules}}}"
+        ),
+        encoding="utf-8",
+    )
+    assert main(["check-config", str(config)]) == 1
+    assert f"{rules}:1: not_a_rules_key" in capsys.readouterr().err
