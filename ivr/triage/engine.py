@@ -31,6 +31,7 @@ class Triage:
             self._unusable(norm)
             or policy.emergency(hits, limits)
             or policy.ask_person(hits)
+            or policy.veto(hits)
             or policy.service(hits, limits)
         )
         return self._result(norm, hits, verdict)
@@ -38,7 +39,8 @@ class Triage:
     def decide_partial(self, text: str) -> TriageResult | None:
         """Text so far while the caller speaks: a result only for a strong emergency cue."""
         norm = self._normalise(text if isinstance(text, str) else "")
-        hits = self._matcher.find(norm.text)
+        # a cue whose exception may still follow ("还在打" → "还在打桩") waits for more words
+        hits = [h for h in self._matcher.find(norm.text) if self._matcher.settled(h, norm.text)]
         if not policy.immediate(hits, self.rules.thresholds):
             return None
         verdict = policy.emergency(hits, self.rules.thresholds)

@@ -32,10 +32,34 @@ class _CompiledCue:
     cue: Cue
     pattern: re.Pattern[str]
     unless: re.Pattern[str] | None
+    # words a negative lookahead of the cue refuses to see next ("还在打" but not "还在打桩")
+    continuations: tuple[str, ...]
 
 
 def _alternation(patterns: list[str], clause_gap: int) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{expand_pattern(p, clause_gap)})" for p in patterns))
+
+
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def lookahead_words(patterns: list[str]) -> tuple[str, ...]:
+    """The Chinese words inside the patterns' negative lookaheads "(?!…)"."""
+    words: set[str] = set()
+    for pattern in patterns:
+        start = pattern.find("(?!")
+        while start != -1:
+            depth, end = 0, start
+            for end in range(start, len(pattern)):
+                if pattern[end] == "(" and (end == 0 or pattern[end - 1] != "\\"):
+                    depth += 1
+                elif pattern[end] == ")" and pattern[end - 1] != "\\":
+                    depth -= 1
+                    if depth == 0:
+                        break
+            words.update(_CJK_RUN.findall(pattern[start:end]))
+            start = pattern.find("(?!", end)
+    return tuple(sorted(words))
 
 
 class NegationScope:
@@ -90,9 +114,11 @@ class CueMatcher:
                 cue,
                 _alternation(cue.patterns, rules.clause_gap),
                 _alternation(cue.unless, rules.clause_gap) if cue.unless else None,
+                lookahead_words(cue.patterns),
             )
             for name, cue in rules.cues.items()
         ]
+        self._by_name = {compiled.name: compiled for compiled in self._cues}
         self._negation = NegationScope(rules.negation)
 
     def find(self, text: str) -> list[Hit]:
@@ -116,3 +142,12 @@ class CueMatcher:
                     )
                 )
         return hits
+
+    def settled(self, hit: Hit, text: str) -> bool:
+        """Would the cue still match whatever the caller says next? On partial text a cue
+        whose own exception may still arrive ("还在打" before "桩", "偷" before "偷") waits."""
+        compiled = self._by_name[hit.name]
+        return all(
+            compiled.pattern.match(text + word, hit.start) is not None
+            for word in compiled.continuations
+        )

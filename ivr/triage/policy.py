@@ -6,8 +6,13 @@ Order of the steps (each one can decide, the first that does wins):
 2. a must_accept cue (drowning, suicide, collision, gas …)     → its emergency route, always
 3. danger cues whose weights reach the danger threshold        → the strongest emergency route
 4. the caller asks for a person                                → 110
-5. service cues (12345 / mediation), confidence from the score,
+5. a veto cue (a harm word: 血, 刀, 救, 淹, 走丢 …)               → 110 harm-veto
+6. service cues (12345 / mediation), confidence from the score,
    lowered by any weak danger cue; below min_confidence        → 110 low-confidence
+
+The veto is the structural safety net: an emergency told in words the danger cues do
+not know yet still carries some harm word, and a harm word alone never lets a call leave
+110 — a person judges it.
 """
 
 from __future__ import annotations
@@ -115,8 +120,29 @@ def weak_danger_weight(hits: list[Hit]) -> float:
     return sum(g.score for g in _groups(h for h in hits if h.counts and h.cue.kind == "danger"))
 
 
+VETO_CONFIDENCE = 0.3  # a harm word was said: a person at 110 must judge the call
+
+
+def veto(hits: list[Hit]) -> Verdict | None:
+    """Step 5: a harm word keeps the call on 110 whatever service cues say."""
+    vetoes = [h for h in hits if h.counts and h.cue.kind == "veto"]
+    if not vetoes:
+        return None
+    top = _strongest(_groups(vetoes))
+    services = tuple(h for h in hits if h.counts and h.cue.kind == "service")
+    weak = tuple(h for h in hits if h.counts and h.cue.kind == "danger")
+    return Verdict(
+        "110",
+        top.category,
+        VETO_CONFIDENCE,
+        "harm-veto",
+        top.hits + tuple(h for h in vetoes if h not in top.hits) + weak + services,
+        ("a harm word was said: no diversion",),
+    )
+
+
 def service(hits: list[Hit], limits: Thresholds) -> Verdict:
-    """Step 5: the best 12345/mediation category, or 110 when not sure enough."""
+    """Step 6: the best 12345/mediation category, or 110 when not sure enough."""
     counted = [h for h in hits if h.counts and h.cue.kind == "service"]
     weak = [h for h in hits if h.counts and h.cue.kind == "danger"]
     weak_weight = weak_danger_weight(hits)

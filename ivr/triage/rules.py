@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Route = Literal["110", "119", "120", "12345", "mediation"]
-CueKind = Literal["must_accept", "danger", "service", "ask_person"]
+CueKind = Literal["must_accept", "danger", "veto", "service", "ask_person"]
 
 EMERGENCY_ROUTES = frozenset({"110", "119", "120"})
 SERVICE_CATEGORIES: dict[str, frozenset[str]] = {
@@ -74,8 +74,9 @@ class Cue(BaseModel):
     kind: CueKind = Field(
         description=(
             "must_accept: hard rule, never diverted, never outvoted; danger: emergency cue, "
-            "its weight counts toward the danger threshold; service: 12345/mediation evidence; "
-            "ask_person: the caller wants a human at 110"
+            "its weight counts toward the danger threshold; veto: a harm word that alone does "
+            "not route but makes any diversion impossible (the call stays on 110); "
+            "service: 12345/mediation evidence; ask_person: the caller wants a human at 110"
         )
     )
     weight: float = Field(1.0, gt=0, le=10)
@@ -116,8 +117,8 @@ class Cue(BaseModel):
             raise ValueError("only service cues may use the category '*'")
         elif self.route not in EMERGENCY_ROUTES:
             raise ValueError(f"a {self.kind} cue must route to 110, 119 or 120, not {self.route}")
-        if self.kind == "must_accept" and self.unless:
-            raise ValueError("a must_accept cue cannot be switched off by 'unless' (safety rule)")
+        if self.kind in ("must_accept", "veto") and self.unless:
+            raise ValueError(f"a {self.kind} cue cannot be switched off by 'unless' (safety rule)")
         return self
 
 

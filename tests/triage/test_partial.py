@@ -49,3 +49,20 @@ def test_weak_danger_word_alone_does_not_act_mid_sentence(triage: Triage) -> Non
 
 def test_negated_danger_does_not_act_mid_sentence(triage: Triage) -> None:
     assert triage.decide_partial("不是着火啊，就是") is None
+
+
+@pytest.mark.parametrize(
+    ("partial", "continued", "route"),
+    [
+        ("隔壁工地晚上还在打", "隔壁工地晚上还在打桩", None),
+        ("村后头那个厂子晚上偷", "村后头那个厂子晚上偷偷烧垃圾", None),
+        ("楼下那两个人还在打", "楼下那两个人还在打人", "110"),
+    ],
+)
+def test_partial_waits_while_the_cues_own_exception_may_still_follow(
+    triage: Triage, partial: str, continued: str, route: str | None
+) -> None:
+    # "还在打" may become "还在打桩" (noise), "偷" may become "偷偷" (secretly)
+    assert triage.decide_partial(partial) is None
+    result = triage.decide_partial(continued)
+    assert (result.route if result else None) == route
