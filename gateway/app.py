@@ -119,7 +119,7 @@ class Gateway:
         )
         self.policy = RoutingPolicy(settings)
 
-    def reload(self, settings: Settings) -> None:
+    async def reload(self, settings: Settings) -> None:
         """Apply a new config to calls that start from now on; live calls keep theirs.
 
         Cities, trunks, IVR, triage rules and prompts change at once. Connection settings
@@ -204,16 +204,22 @@ class Gateway:
             if name in self._hangups:
                 self._hangups[name].set()
             self.trunks.call_ended(name)
-            self.records.forget_channel(name)
         elif isinstance(event, ami_events.DialEnd) and event.caller is not None:
-            await self.records.dial_result(event.caller.channel, event.dial_status)
             if event.dial_status != "ANSWER":
                 self.trunks.call_ended(event.caller.channel)
+        elif isinstance(event, ami_events.ConnectionUp) and event.reconnect:
+            self._reconcile_after_resync()
         elif isinstance(event, ami_events.TrunkStatus) and event.reachable is not None:
             trunk = self.trunks.set_reachable(event.endpoint, event.reachable)
             _log.info(
                 "trunk health", endpoint=event.endpoint, trunk=trunk, reachable=event.reachable
             )
+        elif isinstance(event, ami_events.UserEvent) and event.user_event == "GatewayRoute":
+            # [gw-route-enter]: a handed-off call reaching route-110 from a trunk failure
+            fields = dict(event.fields)
+            reason, ticket = fields.get("Reason", ""), fields.get("Ticket", "")
+            if fields.get("Route") == "110" and ticket and reason.startswith("trunk-"):
+                await self.records.came_back_to_110(ticket, reason)
         elif isinstance(event, ami_events.UserEvent) and event.user_event == "SurveyResult":
             fields = dict(event.fields)
             # extensions.conf [survey]: Result satisfied|unsatisfied|no-input|hangup, Digit
@@ -225,6 +231,15 @@ class Gateway:
                     await self.keeper.survey_result(ticket, digit)
                 except Exception as exc:
                     _log.warning("survey result not recorded", ticket=ticket, error=str(exc))
+
+    def _reconcile_after_resync(self) -> None:
+        """Hang-ups missed while AMI was down: the rebuilt channel table is the truth."""
+        live = {channel.name for channel in self.ami.channels}
+        for name, hung_up in self._hangups.items():
+            if name not in live:
+                _log.warning("channel vanished while AMI was down", channel=name)
+                hung_up.set()
+        self.trunks.keep_only(live)
 
     # -- calls ------------------------------------------------------------------------
 
@@ -244,9 +259,11 @@ class Gateway:
         task = asyncio.current_task()
         if task is not None:
             self._sessions.add(task)
+        self.records.call_started(info)
         try:
             outcome = await self._build_session(info, audio, hung_up).run()
         finally:
+            self.records.call_ended(info)
             self._hangups.pop(channel.name, None)
             if task is not None:
                 self._sessions.discard(task)

@@ -45,8 +45,9 @@ class CallRecords:
         self.local_time = local_time
         self.policy = policy  # replaced on config reload
         self._trunks = trunks
-        self._tickets_by_channel: dict[str, tuple[str, Destination]] = {}
         self._pending: dict[str, Ticket] = {}  # made before the Redirect, saved after it
+        self._fell_back: dict[str, str] = {}  # fallbacks seen before their ticket was saved
+        self._ids: dict[str, asyncio.Task[str]] = {}  # call id → ticket id being allocated
         self._timeline: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue(
             maxsize=TIMELINE_QUEUE
         )
@@ -80,7 +81,7 @@ class CallRecords:
             call_id, kind, data = await self._timeline.get()
             try:
                 await self._store.append_call_event(call_id, kind, data)
-            except StoreUnavailable as exc:
+            except Exception as exc:  # this task must outlive any one failed write
                 _log.warning("call event not stored", call_id=call_id, kind=kind, error=str(exc))
             finally:
                 self._timeline.task_done()
@@ -88,6 +89,31 @@ class CallRecords:
     async def drain(self) -> None:
         """Wait until every queued timeline event was written or given up (tests, stop)."""
         await self._timeline.join()
+
+    # -- tickets ---------------------------------------------------------------------------
+
+    def call_started(self, info: CallInfo) -> None:
+        """Ask the store for the call's ticket number now, so it is ready at the hand-off."""
+        self._ids[info.call_id] = asyncio.create_task(self._store.allocate_ticket_id())
+
+    def _ticket_id(self, info: CallInfo) -> str | None:
+        """The allocated id if it arrived in time; None → an offline id (never waits)."""
+        task = self._ids.pop(info.call_id, None)
+        if task is None or not task.done():
+            if task is not None:
+                task.cancel()
+            return None
+        if task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
+
+    def call_ended(self, info: CallInfo) -> None:
+        task = self._ids.pop(info.call_id, None)
+        if task is None:
+            return
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: a failed allocation is not worth a warning
+        task.cancel()
 
     async def _repeat_info(self, info: CallInfo, route: str, category: str) -> RepeatInfo:
         """Only a diversion depends on the caller's history; an emergency never waits for it."""
@@ -143,9 +169,9 @@ class CallRecords:
             intended_route=destination.wanted_route,
             route_ms=int((time_now() - info.answered_at) * 1000),
             repeat=repeat,
+            ticket_id=self._ticket_id(info),
         )
         self._pending[ticket.id] = ticket
-        self._tickets_by_channel[info.channel] = (ticket.id, destination)
         self.record(
             info.call_id,
             "decision",
@@ -185,8 +211,16 @@ class CallRecords:
 
     async def _save(self, ticket_id: str | None) -> None:
         ticket = self._pending.pop(ticket_id or "", None)
-        if ticket is not None and not await self._store.save_or_spool(ticket):
-            _log.warning("ticket spooled until Redis is back", ticket=ticket.id)
+        if ticket is None:
+            return
+        try:
+            if not await self._store.save_or_spool(ticket):
+                _log.warning("ticket spooled until Redis is back", ticket=ticket.id)
+        except Exception as exc:
+            _log.error("ticket NOT saved", ticket=ticket.id, error=str(exc))
+        reason = self._fell_back.pop(ticket.id, None)
+        if reason is not None:
+            await self._fallback(ticket.id, reason)
 
     async def hand_off_failed(self, info: CallInfo, ticket_id: str | None, error: str) -> None:
         self.record(info.call_id, "redirect_failed", {"error": error, "ticket": ticket_id})
@@ -194,21 +228,18 @@ class CallRecords:
         if ticket_id:
             await self._fallback(ticket_id, "redirect-failed; dialplan fail-safe to 110")
 
-    async def dial_result(self, channel: str, status: str) -> None:
-        """A handed-off call's Dial ended: a diverted call not answered came back to 110."""
-        entry = self._tickets_by_channel.pop(channel, None)
-        if entry is None:
+    async def came_back_to_110(self, ticket_id: str, reason: str) -> None:
+        """The dialplan took a handed-off call to route-110 (trunk busy, down, no answer:
+        UserEvent GatewayRoute Route: 110). The ticket follows the caller."""
+        if ticket_id in self._pending:  # the Redirect was quicker than our save
+            self._fell_back[ticket_id] = reason
             return
-        ticket_id, destination = entry
-        if status != "ANSWER" and destination.diverted:
-            await self._fallback(ticket_id, f"trunk {destination.trunk} {status}; back to 110")
+        await self._fallback(ticket_id, reason)
 
-    def forget_channel(self, channel: str) -> None:
-        self._tickets_by_channel.pop(channel, None)
 
     async def _fallback(self, ticket_id: str, reason: str) -> None:
         try:
-            await self._store.mark_fallback(ticket_id, reason)
+            await self._store.mark_fallback(ticket_id, f"{reason}; back to 110")
         except Exception as exc:  # the ticket may be spooled or Redis down
             _log.warning("fallback not recorded", ticket=ticket_id, error=str(exc))
 
@@ -226,5 +257,5 @@ class CallRecords:
                 heard=transcript,
                 reason=reason,
             )
-        except StoreUnavailable as exc:
+        except Exception as exc:
             _log.error("call-back task NOT stored", call_id=info.call_id, error=str(exc))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.logs import get_logger, mask_number
+from gateway.retry import ActionTimeout
 from gateway.routing import Destination, RoutingPolicy
 from gateway.trunks import TrunkBoard
 from gateway.vad import EnergyDetector
@@ -125,6 +126,7 @@ class CallSession:
         self._started = clock()
         self._playback: asyncio.Task[None] | None = None
         self._event_at = clock()
+        self._keys: list[tuple[str, float]] = []  # every key pressed, with its arrival time
         self._log = get_logger("call", call_id=info.call_id)
         self.outcome: HandOff | None = None
 
@@ -190,6 +192,7 @@ class CallSession:
         async for item in self._audio.incoming():
             digit = getattr(item, "digit", None)
             if digit is not None:
+                self._keys.append((digit, self._clock()))
                 self._record("dtmf", digit=digit)
                 self._queue.put_nowait(self._ev.Dtmf(digit=digit, now=self._now()))
                 continue
@@ -235,13 +238,20 @@ class CallSession:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(AUDIO_CLOSE_GRACE):
                 await self._hangups.wait()
-        if self._hangups.is_set():
+        if self._hangups.is_set() or not self._channel_alive():
             await self._handle(self._ev.CallerHungUp(now=self._now()))
             if self.outcome is None:
                 await self._raise_callback(None)
             return
         self._log.warning("audiosocket closed without a hang-up; dialplan fail-safe has the call")
         await self._failsafe("audiosocket-lost")
+
+    def _channel_alive(self) -> bool:
+        """Is the caller still there? Unsure (AMI down) counts as gone: a needless call-back
+        costs a call-taker a minute, a missed one may cost a life."""
+        if not getattr(self._ami, "ready", False):
+            return False
+        return self._ami.channels.by_name(self.info.channel) is not None
 
     async def _watch_hangup(self) -> None:
         await self._hangups.wait()
@@ -296,6 +306,11 @@ class CallSession:
             transcript=transcript,
             triage=route.triage,
         )
+        if destination.diverted and self._late_emergency_key():
+            destination = self._policy.to_110(
+                self.info.city, destination.category, "key pressed during the hand-off",
+                destination.route,
+            )
         variables = {
             "GW_TICKET": ticket_id or "",
             "GW_ROUTE": destination.route,
@@ -314,6 +329,13 @@ class CallSession:
         except Exception as exc:
             self._log.error("hand-off failed; dialplan fail-safe to 110", error=str(exc))
             await self._tickets.hand_off_failed(self.info, ticket_id, str(exc))
+            if self._hangups.is_set() or not self._channel_alive():
+                await self._raise_callback(None)  # e.g. "救命" and the line dropped
+                return
+            if isinstance(exc, ActionTimeout):
+                # a Redirect that timed out may still run: let it close the socket first,
+                # rather than race it with the hang-up frame
+                await self._await_socket_closed()
             await self._failsafe("redirect-failed", destination=destination, ticket_id=ticket_id)
             return
         acknowledged = self._clock()
@@ -342,6 +364,12 @@ class CallSession:
             redirect_ms=round(latency * 1000, 1),
         )
         await self._tickets.handed_off(self.info, ticket_id, destination, latency, decided_after)
+
+    def _late_emergency_key(self) -> bool:
+        """Did the caller press an emergency key after the event that decided the diversion?
+        (The dialog has finished and would ignore it.)"""
+        keys = set(getattr(getattr(self._dialog, "config", None), "emergency_keys", ("1", "0")))
+        return any(digit in keys and at >= self._event_at for digit, at in self._keys)
 
     async def _await_socket_closed(self) -> None:
         """After a Redirect, let Asterisk close the socket: a hang-up frame sent now
@@ -372,6 +400,7 @@ class CallSession:
         self, reason: str, *, destination: Destination | None = None, ticket_id: str | None = None
     ) -> None:
         """Send the hang-up frame: AudioSocket() returns and the dialplan goes to route-110."""
+        self._record("failsafe", reason=reason, transcript=getattr(self._dialog, "transcript", ""))
         with contextlib.suppress(Exception):
             await self._audio.hangup()
         self.outcome = HandOff(

@@ -76,13 +76,16 @@ def run(args: argparse.Namespace) -> int:
             # No model: calls still flow (keypad path, everything else to 110).
             log.error("speech recognition unavailable; keypad path for every call", error=str(exc))
 
-    def reload_config(gateway: Gateway) -> None:
+    async def reload_config(gateway: Gateway) -> None:
         """SIGHUP: validate the file again and apply it to new calls; a bad file changes
         nothing (the error is logged)."""
         try:
-            gateway.reload(_load_everything(args.config))
+            settings = await asyncio.to_thread(load_settings, args.config)
+            await gateway.reload(settings)
         except Exception as exc:
             log.error("config reload refused; the running config stays", error=str(exc))
+
+    reloads: set[asyncio.Task[None]] = set()
 
     async def main() -> None:
         gateway = Gateway(settings, ami_secret=secret, speech=speech)
@@ -90,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
-        loop.add_signal_handler(signal.SIGHUP, reload_config, gateway)
+        def on_sighup() -> None:
+            task = asyncio.create_task(reload_config(gateway))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

@@ -43,6 +43,10 @@ def _mask_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
+def _stderr_logger(*_: Any) -> structlog.PrintLogger:
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(*, json: bool | None = None, level: str = "info") -> None:
     """JSON when not on a terminal (or when asked), coloured key=value otherwise."""
     if json is None:
@@ -64,7 +68,8 @@ def configure_logging(*, json: bool | None = None, level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # sys.stderr looked up per logger, not once: it may be replaced after set-up
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 

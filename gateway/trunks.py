@@ -37,6 +37,11 @@ class TrunkBoard:
         for channels in self._calls.values():
             channels.discard(channel)
 
+    def keep_only(self, live_channels: set[str]) -> None:
+        """Forget calls whose channel is gone (their Hangup was missed during an outage)."""
+        for channels in self._calls.values():
+            channels.intersection_update(live_channels)
+
     def snapshot(self) -> dict[str, TrunkState]:
         names = set(self._reachable) | set(self._calls)
         return {

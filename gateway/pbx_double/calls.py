@@ -429,7 +429,21 @@ async def _gateway_in(call: SimulatedCall, exten: str) -> Location | None:
     return ("route-110", "s", 1)
 
 
+def _route_enter(call: SimulatedCall, route: str) -> None:
+    """[gw-route-enter]: the UserEvent every route context sends on entry."""
+    fields = (
+        ("Uuid", call.variables.get("GW_UUID", "")),
+        ("Route", route),
+        ("Ticket", call.variables.get("GW_TICKET", "")),
+        ("Reason", call.variables.get("GW_ROUTE_REASON", "")),
+    )
+    call.app(1, "Gosub", f"gw-route-enter,s,1({route})")
+    call.pbx.emit(d.channel_event("UserEvent", call.channel, ("UserEvent", "GatewayRoute"),
+                                  *fields))
+
+
 async def _route_trunk(call: SimulatedCall, exten: str) -> Location | None:
+    _route_enter(call, call.context.removeprefix("route-"))
     dest = call.variables.get("GW_DEST", "")
     status = await call.dial(1, dest, f"{dest},30,b(gw-predial^s^1)")
     if status == "ANSWER":
@@ -441,6 +455,7 @@ async def _route_trunk(call: SimulatedCall, exten: str) -> Location | None:
 
 
 async def _route_110(call: SimulatedCall, exten: str) -> Location | None:
+    _route_enter(call, "110")
     dial = call.variables.get("GW_110_DIAL", "")
     status = await call.dial(1, dial, f"{dial},,b(gw-predial^s^1)")
     if status == "ANSWER":

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from gateway.retry import ActionTimeout, bounded
 from gateway.settings import RedisSettings
@@ -24,8 +24,9 @@ from gateway.store.errors import StoreUnavailable
 T = TypeVar("T")
 
 FAILURES: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
+    # RedisError covers connection and timeout errors and also the "response" kind
+    # (OOM, READONLY after a failover): all of them mean the store is not usable now.
+    RedisError,
     ActionTimeout,
     ConnectionError,
     OSError,

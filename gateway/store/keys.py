@@ -30,6 +30,9 @@ class Keys:
     def stats(self, day: date) -> str:
         return f"{self.prefix}stats:{day.isoformat()}"
 
+    def ticket_sequence(self, day: str) -> str:
+        return f"{self.prefix}ticket-seq:{day}"
+
     def loop_due(self, kind: str) -> str:
         """kind: ack | feedback | followup (ticket id → due time, epoch seconds)."""
         return f"{self.prefix}loop:{kind}_due"

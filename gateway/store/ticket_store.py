@@ -20,6 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
+from gateway.logs import get_logger
 from gateway.settings import (
     DIVERTED_ROUTES,
     LoopSettings,
@@ -37,7 +38,13 @@ from gateway.tickets import sla
 from gateway.tickets import stats as stats_rules
 from gateway.tickets.create import new_ticket
 from gateway.tickets.loop import Step, Transition, Verdict
-from gateway.tickets.model import LoopState, Ticket, new_ticket_id, utcnow
+from gateway.tickets.model import (
+    LoopState,
+    Ticket,
+    new_ticket_id,
+    sequenced_ticket_id,
+    utcnow,
+)
 from gateway.tickets.repeat import PriorCall, RepeatInfo, decide_repeat
 from gateway.tickets.schema import from_record, to_json, to_record
 
@@ -45,6 +52,7 @@ from gateway.tickets.schema import from_record, to_json, to_record
 Pipeline = Any
 DAY = 86400
 SPOOL_MAX = 10_000
+log = get_logger("gateway.store")
 RECENT_CALLS = 500
 ALERTS_MAX = 5000
 
@@ -129,6 +137,21 @@ class TicketStore:
         ticket = new_ticket(now=now or utcnow(), **fields)
         return await self.save_new_ticket(ticket)
 
+    async def allocate_ticket_id(self, now: datetime | None = None) -> str:
+        """A unique, short ticket id from the daily counter (StoreUnavailable if Redis is
+        down: the caller then uses an offline id, gateway.tickets.model.new_ticket_id)."""
+        at = now or utcnow()
+        key = self.keys.ticket_sequence(f"{at:%m%d}")
+
+        async def run() -> int:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 2 * DAY)
+                number, _ = await pipe.execute()
+                return int(number)
+
+        return sequenced_ticket_id(at, await guarded(run(), self.timeout, "ticket id"))
+
     async def save_new_ticket(self, ticket: Ticket) -> Ticket:
         """Persist a ticket built with new_ticket(); returns it (with a fresh id if its id
         was taken). Indexes, counters, loop deadlines, the webhook and the board event are
@@ -169,7 +192,11 @@ class TicketStore:
                     await pipe.watch(key)
                     if await pipe.exists(key):
                         await pipe.unwatch()
-                        ticket = replace(ticket, id=new_ticket_id(ticket.created_at))
+                        # only two offline ids can clash; the call already carries the old
+                        # id, so say so loudly
+                        fresh = new_ticket_id(ticket.created_at)
+                        log.error("ticket_id_clash", published=ticket.id, saved_as=fresh)
+                        ticket = replace(ticket, id=fresh)
                         continue
                     pipe.multi()
                     self._write_new(pipe, ticket)

@@ -116,13 +116,21 @@ _ID_DIGITS = 7
 
 
 def new_ticket_id(now: datetime, rng: random.Random | None = None) -> str:
-    """Short and readable on the phone: MMDD-NNNNNNN (digits only, read as numbers).
+    """A ticket id made without Redis: MMDD-9NNNNNNN (8 digits, starting with 9).
 
-    The store refuses a duplicate id (SET NX) and asks for another one.
+    Used only when the store cannot hand out a sequence number in time (see
+    ``sequenced_ticket_id``): its length keeps it apart from every sequenced id, so it
+    can only clash with another offline id of the same day (1 in 10^7 per pair).
     """
     rng = rng or random.SystemRandom()
-    number = rng.randrange(10 ** (_ID_DIGITS - 1), 10**_ID_DIGITS)
-    return f"{now:%m%d}-{number}"
+    number = rng.randrange(10**_ID_DIGITS)
+    return f"{now:%m%d}-9{number:0{_ID_DIGITS}d}"
+
+
+def sequenced_ticket_id(now: datetime, sequence: int) -> str:
+    """The normal id: MMDD-NNNNNNN from the store's daily counter — short, read as digits,
+    and unique (the counter is atomic across gateway instances)."""
+    return f"{now:%m%d}-{sequence:0{_ID_DIGITS}d}"
 
 
 def utcnow() -> datetime:

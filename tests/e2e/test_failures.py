@@ -168,3 +168,21 @@ async def test_dead_redis_does_not_stop_calls_and_the_ticket_is_saved_later(
         await _wait_until_async(saved, seconds=15)
     finally:
         own.close()
+
+
+async def test_hang_up_while_ami_is_down_still_raises_a_callback(make_rig: RigFactory) -> None:
+    rig = await make_rig()
+    assert rig.double is not None and rig.gateway is not None
+    call = await place(rig, "13800000105")
+    await call.wait_for_leg(timeout=5)
+    await rig.double.set_ami_accepting(False)
+    await rig.double.drop_ami_connections()
+    await call.hang_up()  # its Hangup event is never delivered
+    outcome = await rig.outcomes.wait_for("13800000105")
+    assert outcome.callback
+    store = rig.gateway.store
+
+    async def has_task() -> bool:
+        return any(t["caller"] == "13800000105" for t in await store.list_callbacks())
+
+    await _wait_until_async(has_task)

@@ -22,7 +22,7 @@ async def test_reload_applies_to_the_next_call_and_keeps_connections(
             "ami": old.ami.model_copy(update={"port": 1}),  # needs a restart: not applied
         }
     )
-    rig.gateway.reload(new)
+    await rig.gateway.reload(new)
     assert rig.gateway.settings.ami.port == old.ami.port
     assert rig.gateway.settings.trunks["nanchang-12345"].max_calls == 0
 

@@ -82,7 +82,15 @@ def test_no_steps_after_the_loop_ended(terminal):
     assert step(t, terminal).verdict is Verdict.NOOP
 
 
-def test_ticket_id_is_short_and_digits_only():
-    t = make_ticket(ticket_id=None)
+def test_offline_ticket_id_is_short_digits_and_apart_from_sequenced_ids():
+    t = make_ticket(ticket_id=None)  # made without the store: the offline form
     head, tail = t.id.split("-")
-    assert head == "1129" and tail.isdigit() and len(tail) == 7
+    assert head == "1129" and tail.isdigit() and len(tail) == 8 and tail[0] == "9"
+
+
+def test_sequenced_ticket_id_is_mmdd_and_seven_digits():
+    from datetime import UTC, datetime
+
+    from gateway.tickets.model import sequenced_ticket_id
+
+    assert sequenced_ticket_id(datetime(2026, 11, 29, tzinfo=UTC), 42) == "1129-0000042"
