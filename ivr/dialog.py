@@ -10,15 +10,31 @@ non-police with enough confidence: confirmation naming the destination → windo
 (opt-out: 1 or a refusal keeps 110; opt-in: only an explicit yes diverts) → route.
 Keys 1/0, 报警/人工/警察 and strong emergency cues in partial text route at once.
 
+The confirmation is two prompts: the destination ("将为您转接12345…"), then the question
+(opt-out "如需警察帮助请按1" / opt-in "同意请说好的或按2…"). What the caller did counts as:
+- a refusal (a refusal or person word, key 1/0) at any point of it: 110 at once;
+- a yes (key 2, or a short reply made only of consent words, see ``_is_short_yes``):
+  only once the question has started, i.e. the destination prompt played to its end;
+  a yes before that is a caller talking over the confirmation (below);
+- anything else spoken over either prompt: 110 (confirmation-interrupted). Replaying the
+  confirmation would let a caller who is not listening be diverted a few seconds later,
+  so words over the confirmation keep 110; only a wordless interruption (a cough, a
+  noise) replays the confirmation, once;
+- silence (opt-out): no objection, only after the question played to its end and the
+  window after it passed.
+
 Keys: ``emergency_keys`` (1, 0) → 110 at any moment; ``consent_keys`` (2) is the explicit
-yes during a confirmation (the opt-in prompt says "同意请说好的或按2"); any other key
-during a confirmation keeps the call on 110; other keys elsewhere are ignored
+yes once the question has started (the opt-in prompt says "同意请说好的或按2"); any other
+key during a confirmation keeps the call on 110; other keys elsewhere are ignored
 (speech first) apart from stopping the prompt.
 
 Wiring (the orchestrator): build one Dialog per call with the city's ``consent``;
 execute commands in order; answer every Play with PromptFinished when it ends (not
 after StopPlayback); send Tick(now) at ``next_deadline``; on Route hand the call off
 (the dialog is then finished); on RaiseCallback create the call-back task.
+A PromptFinished only ever answers a Play returned by an EARLIER ``handle`` call: a Play
+issued while handling an event (e.g. by a timer that fell due just before it) cannot
+have been started, let alone finished, by the time that event was produced.
 """
 
 from __future__ import annotations
@@ -70,6 +86,12 @@ ClassifyFinal = Callable[[str], TriageResult]
 ClassifyPartial = Callable[[str], TriageResult | None]
 
 _SPACE = re.compile(r"\s+")
+_NOT_WORDS = re.compile(r"[\W_]+")  # spaces and punctuation (CJK characters are words)
+_QUESTION_MARKS = ("?", "？")
+# Sounds and politeness around a yes ("好的呀", "是的", "行吧", "好的谢谢"). Never a
+# consent word itself: those are dropped from this list at run time.
+_YES_FILLERS = ("谢谢", "那个", *"的了吧呀啊哦噢喔呃额哈啦")
+_SHORT_YES_MAX = 4  # characters left once fillers, spaces and punctuation are gone
 
 # Timer names (the dialog's only notion of time).
 _BUDGET = "budget"
@@ -82,6 +104,29 @@ _WINDOW = "confirm_window"
 def _compact(text: str) -> str:
     """ASR text comes word-spaced ("报 警"); matching ignores whitespace."""
     return _SPACE.sub("", text)
+
+
+def _is_short_yes(reply: str, consent_words: list[str]) -> bool:
+    """A whole reply that is a yes: consent words only, short, not a question.
+
+    "好的", "嗯 好", "是的", "好的好的", "行吧" are; "是这样的我想问问", "好痛", "是我",
+    "可以吗", "行？" are not (a consent word inside a longer reply is not a yes).
+    """
+    if any(mark in reply for mark in _QUESTION_MARKS):
+        return False
+    rest = _NOT_WORDS.sub("", reply)
+    for filler in _YES_FILLERS:
+        if filler not in consent_words:
+            rest = rest.replace(filler, "")
+    if not rest or len(rest) > _SHORT_YES_MAX:
+        return False
+    words = sorted((w for w in consent_words if w), key=len, reverse=True)
+    while rest:
+        word = next((w for w in words if rest.startswith(w)), None)
+        if word is None:
+            return False
+        rest = rest[len(word) :]
+    return True
 
 
 def _find_word(text: str, words: list[str], rule: str) -> Evidence | None:
@@ -102,7 +147,11 @@ class _Pending:
     asr_confidence: float
     prompt_ids: tuple[str, str]  # destination prompt, then the opt-out/opt-in question
     reply_from: int  # index into the final segments where the caller's reply starts
-    heard: bool = False  # the confirmation played to its end
+    # The destination prompt played to its end and the question prompt was started: from
+    # here on a yes counts (the caller knows where they would go and is being asked).
+    question_started: bool = False
+    # The question prompt played to its end: from here on silence is "no objection".
+    question_heard: bool = False
     replayed: bool = False  # played again once after an interruption with no answer
 
 
@@ -143,6 +192,8 @@ class Dialog:
         self._partial = ""
         self._keys: list[str] = []
         self._pending: _Pending | None = None
+        self._handled = 0  # handle() calls so far
+        self._play_issued_in = -1  # the handle() call that issued the current Play
         self.route: Route | None = None
 
     # ------------------------------------------------------------------ public surface
@@ -169,6 +220,7 @@ class Dialog:
     def handle(self, event: Event) -> list[Command]:
         """Apply one event; return the commands to execute, in order."""
         out: list[Command] = []
+        self._handled += 1
         if event.now < self._now:  # an out-of-order event never moves time back
             event = dataclasses.replace(event, now=self._now)
         now = event.now
@@ -269,10 +321,13 @@ class Dialog:
         if digit in self.config.emergency_keys or self._state is State.KEYPAD:
             self._route_110(Reason.DTMF.format(digit=digit), event.now, out)
         elif self._state in (State.CONFIRMING, State.CONFIRM_WINDOW):
-            if digit in self.config.consent_keys:
+            if digit not in self.config.consent_keys:
+                self._route_110(Reason.UNEXPECTED_KEY, event.now, out)
+            elif self._pending is not None and self._pending.question_started:
                 self._divert(Reason.CONFIRMED, event.now, out)
             else:
-                self._route_110(Reason.UNEXPECTED_KEY, event.now, out)
+                out.append(Log("decision", {"why": "yes-before-question", "key": digit}))
+                self._route_110(Reason.CONFIRMATION_INTERRUPTED, event.now, out)
         else:
             out.append(Log("ignored", {"event": "Dtmf", "digit": digit, "why": "speech-first"}))
             if self._state is State.GREETING:
@@ -324,22 +379,33 @@ class Dialog:
         elif self._state is State.CONFIRM_WINDOW:
             pending = self._pending
             reply = self._reply_text()
-            if reply or pending is None or not pending.heard or _WINDOW not in self._timers:
+            if (
+                reply
+                or pending is None
+                or not pending.question_heard
+                or _WINDOW not in self._timers
+            ):
                 self._conclude_reply(event.now, out)
 
     def _on_prompt_finished(self, event: PromptFinished, out: list[Command]) -> None:
-        if event.prompt_id != self._playing:
+        if event.prompt_id != self._playing or self._play_issued_in == self._handled:
+            # Stopped, replaced, or issued while handling this very event (a timer due
+            # before it): the report is about an earlier playback, not the current one.
             out.append(Log("ignored", {"event": "PromptFinished", "prompt": event.prompt_id}))
             return
-        self._playing = None
+        finished, self._playing = self._playing, None
+        pending = self._pending
+        if self._state is State.CONFIRMING and pending is not None:
+            if finished == pending.prompt_ids[0]:
+                pending.question_started = True
         if self._queue:
             self._play(self._queue.pop(0), out)
             return
         if self._state is State.GREETING:
             self._listen(event.now, "prompt-finished", out)
         elif self._state is State.CONFIRMING:
-            assert self._pending is not None
-            self._pending.heard = True
+            assert pending is not None
+            pending.question_heard = True
             self._timers[_WINDOW] = event.now + self.config.confirm_window
             self._enter(State.CONFIRM_WINDOW, "confirmation-played", event.now, out)
         elif self._state is State.KEYPAD:
@@ -466,6 +532,7 @@ class Dialog:
             self._route_110(Reason.BUDGET, now, out, triage=pending.triage)
             return
         pending.replayed = True
+        pending.question_started = pending.question_heard = False
         pending.reply_from = len(self._finals)
         self._partial = ""
         self._enter(State.CONFIRMING, "confirmation-interrupted-replay", now, out)
@@ -485,8 +552,7 @@ class Dialog:
         return " ".join(t for t in reply if t).strip()
 
     def _conclude_reply(self, now: float, out: list[Command]) -> None:
-        """The confirmation window is over (or the caller answered): divert or stay."""
-        self._timers.pop(_WINDOW, None)
+        """The caller answered, or the window is over: divert, stay, or keep waiting."""
         self._timers.pop(_FINAL_WAIT, None)
         pending = self._pending
         assert pending is not None
@@ -495,14 +561,24 @@ class Dialog:
         if refusal is not None:
             self._route_110(Reason.CALLER_REFUSED, now, out, evidence=(refusal,))
             return
-        if _find_word(reply, self.config.consent_words, "consent_word") is not None:
+        yes = _is_short_yes(reply, self.config.consent_words)
+        if yes and pending.question_started:
             self._divert(Reason.CONFIRMED, now, out)
-        elif not pending.heard and not reply and not pending.replayed:
+        elif not pending.question_heard and not reply and not pending.replayed:
             self._replay_confirmation(pending, now, out)
-        elif not pending.heard:
+        elif not pending.question_heard:
+            # Words over the confirmation (a yes before the question included): the caller
+            # was not listening to where they would go. Safer on 110 than asked again.
+            why = "yes-before-question" if yes else "talked-over-confirmation"
+            out.append(Log("decision", {"why": why, "reply": reply}))
             self._route_110(Reason.CONFIRMATION_INTERRUPTED, now, out, triage=pending.triage)
         elif self.consent == "opt_in":
             self._route_110(Reason.OPT_IN_NO_ANSWER, now, out, triage=pending.triage)
+        elif _WINDOW in self._timers and self._diversion_guard(Reason.NO_OBJECTION) is None:
+            # Neither yes nor no: the caller keeps the rest of the window to press 1 or
+            # refuse (what they said never diverts by itself; a reply that makes the call
+            # a police matter fails the guard and goes to 110 at once, below).
+            out.append(Log("decision", {"why": "no-objection-yet", "reply": reply, "at": now}))
         else:
             self._divert(Reason.NO_OBJECTION, now, out)
 
@@ -517,13 +593,17 @@ class Dialog:
         """Why this diversion must not happen, or None. Re-reads everything the caller did."""
         pending = self._pending
         answering = self._state is State.CONFIRM_WINDOW
-        early_yes = self._state is State.CONFIRMING and reason == Reason.CONFIRMED
-        if pending is None or not (answering or early_yes):
+        yes_to_question = self._state is State.CONFIRMING and reason == Reason.CONFIRMED
+        if pending is None or not (answering or yes_to_question):
             return "not-confirmed"
         if any(k in self.config.emergency_keys for k in self._keys):
             return "emergency-key"
         if self.consent == "opt_in" and reason != Reason.CONFIRMED:
             return "no-consent"
+        if reason == Reason.CONFIRMED and not pending.question_started:
+            return "question-not-heard"  # in opt-in cities this is the only way out
+        if reason != Reason.CONFIRMED and not pending.question_heard:
+            return "question-not-heard"
         if self._now > self._timers.get(_BUDGET, float("inf")):
             return "budget"
         text = self.transcript
@@ -619,7 +699,10 @@ class Dialog:
         self._enter(State.LISTENING, why, now, out)
 
     def _play(self, prompt_id: str, out: list[Command]) -> None:
+        if self._playing is not None:  # never a Play over a Play, whatever path led here
+            self._barge_in(out)
         self._playing = prompt_id
+        self._play_issued_in = self._handled
         out.append(Play(prompt_id, self._prompts[prompt_id], barge_in=True))
 
     def _barge_in(self, out: list[Command]) -> None:

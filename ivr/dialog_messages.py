@@ -59,7 +59,11 @@ class Final:
 
 @dataclass(frozen=True)
 class PromptFinished:
-    """The prompt played to its end (not sent for a prompt stopped by StopPlayback)."""
+    """The prompt played to its end (not sent for a prompt stopped by StopPlayback).
+
+    It answers the Play of ``prompt_id`` that is playing now, which the dialog returned
+    from an earlier ``handle`` call; any other PromptFinished is stale and ignored.
+    """
 
     prompt_id: str
     now: float
@@ -183,10 +187,12 @@ class Reason:
     BUDGET = "budget"  # the IVR's time budget ran out (or could not fit a confirmation)
     CALLER_REFUSED = "caller-refused"  # spoken refusal in the confirmation window
     UNEXPECTED_KEY = "unexpected-key"  # a key other than yes during the confirmation
-    CONFIRMATION_INTERRUPTED = "confirmation-interrupted"  # cut off and no clear yes
+    # Words (a yes included) or a key 2 over the confirmation before its question started,
+    # other words before the question ended, or a second wordless interruption.
+    CONFIRMATION_INTERRUPTED = "confirmation-interrupted"
     OPT_IN_NO_ANSWER = "opt-in-no-answer"  # opt-in city, no explicit yes
-    CONFIRMED = "confirmed"  # explicit yes (word or consent key)
-    NO_OBJECTION = "no-objection"  # opt-out: the window passed without 1 or a refusal
+    CONFIRMED = "confirmed"  # explicit yes (short reply or consent key) once asked
+    NO_OBJECTION = "no-objection"  # opt-out: question heard out, window passed, no 1/refusal
     ASR_UNAVAILABLE = "asr-unavailable"
     TRIAGE_ERROR = "triage-error"  # the classifier raised or returned nonsense
     NO_PROMPT = "no-prompt"  # no confirmation prompt for this destination

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway.demo.scenarios import silence, voice_like
+from gateway.settings import Settings
 from tests.e2e.conftest import MS_PER_CHAR, RigFactory
 
 
@@ -158,11 +159,17 @@ async def test_two_calls_from_different_cities_reach_their_own_trunks(
     assert (await rig.outcomes.wait_for("13800000012")).reason == "opt-in-no-answer"
 
 
-async def test_opt_in_city_diverts_on_explicit_yes_key(make_rig: RigFactory) -> None:
-    rig = await make_rig(scripts={"13800000013": CAR})
+async def test_opt_in_city_diverts_on_explicit_yes_key(
+    make_rig: RigFactory, e2e_settings: Settings
+) -> None:
+    # a wide window, so that the key lands after the question even on a slow machine
+    settings = e2e_settings.model_copy(
+        update={"ivr": e2e_settings.ivr.model_copy(update={"confirm_window": 4.0})}
+    )
+    rig = await make_rig(scripts={"13800000013": CAR}, settings=settings)
     speech_end = 0.2 + len(CAR) * MS_PER_CHAR / 1000 + 0.3
     call = await place(
-        rig, "13800000013", CAR, did="0797110", dtmf_script=[(speech_end + 2.2, "2")]
+        rig, "13800000013", CAR, did="0797110", dtmf_script=[(speech_end + 3.5, "2")]
     )
     await call.wait_for_context("route-12345", timeout=20)
     assert call.variables["GW_DEST"] == "PJSIP/12345@ganzhou-12345"

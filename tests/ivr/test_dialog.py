@@ -425,10 +425,121 @@ def test_confirmation_cut_off_by_a_noise_is_played_again_once() -> None:
     assert (call.route.route, call.route.reason) == ("110", "confirmation-interrupted")
 
 
-def test_a_yes_spoken_over_the_confirmation_is_accepted() -> None:
-    call, at = confirming_call()
-    call.say("好的好的", at + 2.0, seconds=0.6)
+@pytest.mark.parametrize("consent", ["opt_out", "opt_in"])
+def test_a_yes_spoken_over_the_destination_prompt_does_not_divert(consent: str) -> None:
+    call, at = confirming_call(consent)
+    call.say("好的好的", at + 2.0, seconds=0.6)  # the caller never heard where to
+    assert (call.route.route, call.route.reason) == ("110", "confirmation-interrupted")
+
+
+@pytest.mark.parametrize("consent", ["opt_out", "opt_in"])
+def test_a_sentence_opening_with_yes_over_the_destination_prompt_stays_on_110(
+    consent: str,
+) -> None:
+    call, at = confirming_call(consent)
+    call.say("是这样的，我想问问", at + 1.0)
+    assert (call.route.route, call.route.reason) == ("110", "confirmation-interrupted")
+    assert "confirm_opt_out" not in call.plays and "confirm_opt_in" not in call.plays
+
+
+@pytest.mark.parametrize("consent", ["opt_out", "opt_in"])
+def test_consent_key_during_the_destination_prompt_keeps_the_call_on_110(consent: str) -> None:
+    call, at = confirming_call(consent)
+    call.key("2", at + 1.0)
+    assert (call.route.route, call.route.reason) == ("110", "confirmation-interrupted")
+
+
+@pytest.mark.parametrize("consent", ["opt_out", "opt_in"])
+def test_a_yes_spoken_once_the_question_has_started_is_accepted(consent: str) -> None:
+    call, at = confirming_call(consent)
+    call.finish_prompt(at + 5.0)  # the destination played to its end; the question starts
+    assert call.playing in ("confirm_opt_out", "confirm_opt_in")
+    call.say("好的", at + 5.5, seconds=0.5)
     assert (call.route.route, call.route.reason) == ("12345", "confirmed")
+
+
+@pytest.mark.parametrize("consent", ["opt_out", "opt_in"])
+def test_consent_key_once_the_question_has_started_is_a_yes(consent: str) -> None:
+    call, at = confirming_call(consent)
+    call.finish_prompt(at + 5.0)
+    out = call.key("2", at + 5.5)
+    assert out[0] == StopPlayback()
+    assert (call.route.route, call.route.reason) == ("12345", "confirmed")
+
+
+@pytest.mark.parametrize(
+    "reply", ["好", "好的", "好 的", "好的好的", "嗯", "可以。", "是的", "行吧", "好的谢谢", "同意"]
+)
+def test_a_short_whole_reply_of_consent_words_is_a_yes(reply: str) -> None:
+    call, at = confirming_call("opt_in")
+    end = call.finish_prompts(at)
+    call.say(reply, end + 0.5, seconds=0.5)
+    assert (call.route.route, call.route.reason) == ("12345", "confirmed")
+
+
+@pytest.mark.parametrize(
+    "reply", ["是这样的我想问问", "好痛", "是我", "是吗", "可以吗", "好多车堵在这", "行？"]
+)
+def test_a_reply_merely_containing_a_consent_word_is_not_a_yes(reply: str) -> None:
+    call, at = confirming_call("opt_in")
+    end = call.finish_prompts(at)
+    call.say(reply, end + 0.5)
+    assert call.route.route == "110" and call.route.reason != "confirmed"
+
+
+def test_opt_out_words_in_the_window_neither_confirm_nor_cut_the_window_short() -> None:
+    call, at = confirming_call()
+    end = call.finish_prompts(at)
+    call.say("是这样的，我想问问", end + 0.3, seconds=1.5)
+    assert call.routes == []  # not a yes, not a refusal: the caller keeps the window
+    call.key("1", end + 2.9)
+    assert (call.route.route, call.route.reason) == ("110", "dtmf-1")
+
+
+def test_opt_out_words_in_the_window_divert_only_when_the_window_has_passed() -> None:
+    call, at = confirming_call()
+    end = call.finish_prompts(at)
+    call.say("是这样的，我想问问", end + 0.3, seconds=1.5)
+    call.tick_until(end + 60)
+    route = call.route
+    assert (route.route, route.reason) == ("12345", "no-objection")
+    assert route.at == end + IvrSettings().confirm_window
+
+
+def test_a_refusal_over_the_destination_prompt_keeps_110_at_once() -> None:
+    call, at = confirming_call()
+    call.send(SpeechStarted(at + 1.0))
+    call.send(Partial("不要 转", at + 1.3))
+    assert (call.route.route, call.route.reason, call.route.at) == (
+        "110",
+        "caller-refused",
+        at + 1.3,
+    )
+
+
+def test_a_noise_over_the_question_replays_the_whole_confirmation_and_a_yes_then_needs_it() -> None:
+    call, at = confirming_call()
+    call.finish_prompt(at + 5.0)  # the question starts
+    call.send(SpeechStarted(at + 5.5))  # a cough stops it
+    call.send(SpeechStopped(at + 5.7))
+    call.send(Final("", 0.0, at + 6.0))
+    assert call.plays[-1] == "confirm_12345_move_car"  # the destination again
+    call.say("好的", at + 7.0, seconds=0.5)  # over the replayed destination: not a yes
+    assert (call.route.route, call.route.reason) == ("110", "confirmation-interrupted")
+
+
+def test_a_late_prompt_finished_for_a_stopped_prompt_does_not_end_its_replay() -> None:
+    call, at = confirming_call()
+    call.send(SpeechStarted(at + 1.0))  # a cough stops the destination prompt
+    call.send(SpeechStopped(at + 1.2))
+    wait_over = at + 1.2 + IvrSettings().final_wait
+    # The stopped prompt's end is reported only after the wait for a final ran out: the
+    # dialog first replays the confirmation, then must not take this report for it.
+    out = call.send(PromptFinished("confirm_12345_move_car", wait_over + 0.5))
+    assert [c.prompt_id for c in out if isinstance(c, Play)] == ["confirm_12345_move_car"]
+    assert call.playing == "confirm_12345_move_car" and call.routes == []
+    call.say("好的", wait_over + 1.0, seconds=0.5)  # still over the destination
+    assert (call.route.route, call.route.reason) == ("110", "confirmation-interrupted")
 
 
 def test_unexpected_key_during_confirmation_keeps_the_call_on_110() -> None:

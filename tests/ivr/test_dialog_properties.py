@@ -251,6 +251,17 @@ def test_a_diverted_call_was_confirmed_and_holds_no_key_1_and_no_emergency(
     assert final(route.transcript).route in DIVERTED_ROUTES
     cue = partial(route.transcript)
     assert cue is None or getattr(cue, "route", None) not in EMERGENCY_ROUTES
+    # The caller was asked before any yes counted, and heard the question out before
+    # silence counted as no objection.
+    question = "confirm_opt_in" if consent == "opt_in" else "confirm_opt_out"
+    asked = [
+        i for i, c in enumerate(call.commands) if isinstance(c, Play) and c.prompt_id == question
+    ]
+    assert asked and asked[0] < call.commands.index(route), before
+    if route.reason == "no-objection":
+        assert any(isinstance(e, PromptFinished) and e.prompt_id == question for e in before), (
+            before
+        )
     if consent == "opt_in":
         said_yes = any(w in compact for w in SETTINGS.consent_words)
         keyed_yes = pressed & set(SETTINGS.consent_keys)

@@ -127,3 +127,14 @@ def test_caller_final_text_with_asr_spacing_is_understood() -> None:
     call.send(SpeechStopped(at + 4.0))
     call.send(Final("有 辆 车 堵住 我 车库 门口 打 不 通 车主 电话", 0.9, at + 4.3))
     assert call.plays[-1] == "confirm_12345_move_car"
+
+
+@pytest.mark.parametrize("consent", ["opt_out", "opt_in"])
+def test_talking_over_the_real_destination_prompt_with_a_yes_word_stays_on_110(
+    consent: str,
+) -> None:
+    call, at = _greeted(consent)
+    spoken = call.say("有辆车堵住我车库门口，打不通车主电话", at + 0.5, seconds=4.0)
+    assert call.playing == "confirm_12345_move_car"
+    call.say("是这样的，我想问问", spoken + 1.0)  # before the destination was named
+    assert (call.route.route, call.route.reason) == ("110", "confirmation-interrupted")
