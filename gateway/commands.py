@@ -108,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     from gateway.demo.runner import run_demo
+    from gateway.logs import configure_logging
+
+    if args.log_level == "info":  # the demo's own report is the output; logs only on trouble
+        configure_logging(json=True if args.log_json else None, level="warning")
 
     return asyncio.run(run_demo(Path(args.config) if args.config else None))
 

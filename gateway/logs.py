@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+_SECRET = re.compile(r"((?:Secret|secret|Key)\s*[:=]\s*)[^\s\\'\"]+")
 _PHONE = re.compile(r"(?<!\d)(\+?\d{3})(\d{3,})(\d{4})(?!\d)")
 # Event keys whose values are caller numbers; masked even when short.
 _NUMBER_KEYS = frozenset({"caller", "caller_id", "callerid", "number", "phone", "callerid_num"})
@@ -28,7 +29,9 @@ def mask_number(number: str | None) -> str:
 
 
 def mask_numbers_in_text(text: str) -> str:
-    """Mask every run of 10+ digits inside free text (transcripts, AMI dumps)."""
+    """Mask every run of 10+ digits inside free text (transcripts, AMI dumps), and any
+    AMI ``Secret:`` header (panoramisk logs whole actions when a send fails)."""
+    text = _SECRET.sub(r"\1***", text)
     return _PHONE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
 
 

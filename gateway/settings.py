@@ -45,7 +45,8 @@ class AudioSocketSettings(Section):
     port: int = Field(9092, ge=0, le=65535, description="0 = any free port (tests, bench)")
     max_payload: int = Field(4096, ge=320, description="largest accepted frame payload")
     first_frame_timeout: float = Field(2.0, gt=0, description="uuid must arrive within")
-    idle_timeout: float = Field(5.0, gt=0, description="close a call whose peer went silent")
+    # long enough for trunks that send no RTP in silence; AMI Hangup ends dead calls sooner
+    idle_timeout: float = Field(15.0, gt=0, description="close a call whose peer went silent")
     frame_ms: int = Field(20, ge=10, le=60)
 
 

@@ -30,3 +30,9 @@ def test_json_log_line_carries_call_id_and_masks_caller(
     assert line["caller"] == "138****5678"
     assert "13900001111" not in line["transcript"]
     structlog.reset_defaults()
+
+
+def test_an_ami_secret_in_a_logged_action_is_redacted() -> None:
+    text = "Fail to send 'Action: Login\\r\\nUsername: gateway\\r\\nSecret: s3cr3t-value\\r\\n'"
+    masked = mask_numbers_in_text(text)
+    assert "s3cr3t-value" not in masked and "Secret: ***" in masked
