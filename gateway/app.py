@@ -204,7 +204,10 @@ class Gateway:
             if name in self._hangups:
                 self._hangups[name].set()
             self.trunks.call_ended(name)
+            self.records.channel_gone(name, event.cause_txt or str(event.cause))
         elif isinstance(event, ami_events.DialEnd) and event.caller is not None:
+            dialled = event.dest.channel if event.dest is not None else ""
+            self.records.dial_ended(event.caller.channel, event.dial_status, dialled)
             if event.dial_status != "ANSWER":
                 self.trunks.call_ended(event.caller.channel)
         elif isinstance(event, ami_events.ConnectionUp) and event.reconnect:

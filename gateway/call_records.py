@@ -48,6 +48,7 @@ class CallRecords:
         self._pending: dict[str, Ticket] = {}  # made before the Redirect, saved after it
         self._fell_back: dict[str, str] = {}  # fallbacks seen before their ticket was saved
         self._ids: dict[str, asyncio.Task[str]] = {}  # call id → ticket id being allocated
+        self._handed_off: dict[str, str] = {}  # channel → call id, until the channel hangs up
         self._timeline: asyncio.Queue[tuple[str, str, dict[str, Any]]] = asyncio.Queue(
             maxsize=TIMELINE_QUEUE
         )
@@ -197,6 +198,7 @@ class CallRecords:
         decided_after: float,
     ) -> None:
         await self._save(ticket_id)
+        self._handed_off[info.channel] = info.call_id
         self.record(
             info.call_id,
             "redirect",
@@ -227,6 +229,17 @@ class CallRecords:
         await self._save(ticket_id)
         if ticket_id:
             await self._fallback(ticket_id, "redirect-failed; dialplan fail-safe to 110")
+
+    def dial_ended(self, channel: str, status: str, destination: str) -> None:
+        """After the hand-off the call's timeline goes on: each Dial's result."""
+        call_id = self._handed_off.get(channel)
+        if call_id is not None:
+            self.record(call_id, "dial_result", {"status": status, "dialled": destination})
+
+    def channel_gone(self, channel: str, cause: str) -> None:
+        call_id = self._handed_off.pop(channel, None)
+        if call_id is not None:
+            self.record(call_id, "hangup", {"cause": cause})
 
     async def came_back_to_110(self, ticket_id: str, reason: str) -> None:
         """The dialplan took a handed-off call to route-110 (trunk busy, down, no answer:

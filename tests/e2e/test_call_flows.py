@@ -145,6 +145,11 @@ async def test_busy_12345_after_redirect_comes_back_to_110_and_ticket_notes_fall
         return ticket is not None and ticket.route == "110" and ticket.intended_route == "12345"
 
     await _wait_until_async(fell_back)
+    await rig.gateway.records.drain()
+    record = await rig.gateway.store.get_call(call.uuid)
+    assert record is not None
+    dials = [e["data"] for e in record["events"] if e["kind"] == "dial_result"]
+    assert {"status": "BUSY", "dialled": dials[0]["dialled"]} in dials
 
 
 async def test_two_calls_from_different_cities_reach_their_own_trunks(
