@@ -54,6 +54,8 @@ class RedisSettings(Section):
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "gw:"
     op_timeout: float = Field(1.0, gt=0)
+    # tickets and call-back tasks waiting for Redis survive a restart here (None: memory)
+    spool_file: Path | None = None
 
 
 class HttpSettings(Section):

@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time
+from pathlib import Path
 from typing import Any
 
 from gateway.app import Gateway, SpeechFactory
@@ -41,7 +42,14 @@ class Outcomes:
         return self.by_caller[caller]
 
 
-def rig_settings(base: Settings, *, redis_url: str, http_port: int = 0, **ivr: Any) -> Settings:
+def rig_settings(
+    base: Settings,
+    *,
+    redis_url: str,
+    http_port: int = 0,
+    spool_file: Path | None = None,
+    **ivr: Any,
+) -> Settings:
     """The base config on loopback: free ports, the given Redis, optional IVR overrides."""
     return base.model_copy(
         update={
@@ -49,7 +57,7 @@ def rig_settings(base: Settings, *, redis_url: str, http_port: int = 0, **ivr: A
             "audiosocket": base.audiosocket.model_copy(
                 update={"host": "127.0.0.1", "port": free_port()}
             ),
-            "redis": base.redis.model_copy(update={"url": redis_url}),
+            "redis": base.redis.model_copy(update={"url": redis_url, "spool_file": spool_file}),
             "http": base.http.model_copy(update={"host": "127.0.0.1", "port": http_port}),
             "ivr": base.ivr.model_copy(update=ivr),
         }

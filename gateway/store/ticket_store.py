@@ -33,6 +33,7 @@ from gateway.store.connection import guarded, make_client
 from gateway.store.errors import StoreUnavailable, TicketNotFound
 from gateway.store.events import EventBus, event_fields
 from gateway.store.keys import Keys
+from gateway.store.spool_file import SpoolFile
 from gateway.tickets import loop as loop_machine
 from gateway.tickets import sla
 from gateway.tickets import stats as stats_rules
@@ -102,6 +103,8 @@ class TicketStore:
         # tickets made while Redis was unreachable, saved by flush_spool() later
         self.spool: deque[Ticket] = deque(maxlen=SPOOL_MAX)
         self.callback_spool: deque[dict[str, Any]] = deque(maxlen=SPOOL_MAX)
+        self.spool_file = SpoolFile(redis.spool_file) if redis.spool_file else None
+        self._load_spool()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TicketStore:
@@ -158,13 +161,39 @@ class TicketStore:
         written in the same transaction."""
         return await guarded(self._save_new(ticket), self.timeout * 3, "save ticket")
 
+    def _load_spool(self) -> None:
+        if self.spool_file is None:
+            return
+        try:
+            tickets, callbacks = self.spool_file.load()
+        except ValueError as exc:
+            log.error("spool_unreadable", error=str(exc))
+            return
+        self.spool.extend(from_record(t["record"], t.get("transcript", "")) for t in tickets)
+        self.callback_spool.extend(callbacks)
+        if tickets or callbacks:
+            log.warning("spool_loaded", tickets=len(tickets), callbacks=len(callbacks))
+
+    def _persist_spool(self) -> None:
+        """Mirror the in-memory spool to disk (a restart during an outage loses nothing)."""
+        if self.spool_file is None:
+            return
+        try:
+            self.spool_file.save(
+                [{"record": to_record(t), "transcript": t.transcript} for t in self.spool],
+                list(self.callback_spool),
+            )
+        except OSError as exc:
+            log.error("spool_not_persisted", error=str(exc))
+
     async def save_or_spool(self, ticket: Ticket) -> bool:
-        """Save now, or keep the ticket in memory when Redis is unavailable (the call
-        goes on with the id it already carries). True when saved now."""
+        """Save now, or keep the ticket (memory and spool file) when Redis is unavailable
+        (the call goes on with the id it already carries). True when saved now."""
         try:
             await self.save_new_ticket(ticket)
         except StoreUnavailable:
             self.spool.append(ticket)
+            self._persist_spool()
             return False
         return True
 
@@ -173,15 +202,19 @@ class TicketStore:
         failure (StoreUnavailable). Returns how many were saved. The outbox worker calls it
         on every pass."""
         saved = 0
-        while self.callback_spool:
-            await self._save_callback(self.callback_spool[0])
-            self.callback_spool.popleft()
-            saved += 1
-        while self.spool:
-            # a clash with an id taken meanwhile gets a fresh id (1 in 10^7 per day)
-            await self.save_new_ticket(self.spool[0])
-            self.spool.popleft()
-            saved += 1
+        try:
+            while self.callback_spool:
+                await self._save_callback(self.callback_spool[0])
+                self.callback_spool.popleft()
+                saved += 1
+            while self.spool:
+                # a clash with an id taken meanwhile gets a fresh id (1 in 10^7 per day)
+                await self.save_new_ticket(self.spool[0])
+                self.spool.popleft()
+                saved += 1
+        finally:
+            if saved:
+                self._persist_spool()
         return saved
 
     async def _save_new(self, ticket: Ticket) -> Ticket:
@@ -406,6 +439,7 @@ class TicketStore:
         for index, spooled in enumerate(self.spool):
             if spooled.id == ticket_id:  # not saved yet: correct it before it is
                 self.spool[index] = _fallen_back(spooled, reason, at)
+                self._persist_spool()
                 return self.spool[index]
 
         def change(ticket: Ticket) -> Ticket:
@@ -481,8 +515,9 @@ class TicketStore:
             await self._save_callback(task)
         except StoreUnavailable:
             # a missed call must be called back: keep it until Redis answers again
-            self.callback_spool.append(task)
             task["status"] = "spooled"
+            self.callback_spool.append(task)
+            self._persist_spool()
         return task
 
     async def _save_callback(self, task: dict[str, Any]) -> None:
