@@ -36,6 +36,7 @@ def verify(secret: str, body: bytes, header: str, now: int, tolerance: int = 300
         return "signature has no v1 MAC"
     if abs(now - timestamp) > tolerance:
         return "signature timestamp outside tolerance"
-    if not hmac.compare_digest(given, _mac(secret, timestamp, body)):
+    # bytes: compare_digest refuses non-ASCII str, and a forged header must get a 401
+    if not hmac.compare_digest(given.encode(), _mac(secret, timestamp, body).encode()):
         return "signature does not match"
     return ""

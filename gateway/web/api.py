@@ -151,8 +151,8 @@ class Api:
         principal = require(request, permission)
         ticket_id = request.match_info["id"]
         ticket = await self.store.get_ticket(ticket_id)
-        if ticket is None or not principal.covers(ticket.city, ticket.intended_route
-                                                  or ticket.route):
+        # the route the ticket has now: one that fell back to 110 left the centre's hands
+        if ticket is None or not principal.covers(ticket.city, ticket.route):
             # a centre learns nothing about other centres' tickets
             raise error(404, "unknown_ticket", f"no ticket {ticket_id}")
         return principal, ticket

@@ -159,7 +159,9 @@ def create_app(
         if not app[AUTH_KEY].by_token(token):
             raise web.HTTPFound("/login?failed=1")
         response = web.HTTPFound("/")
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="Strict", secure=request.secure
+        )
         raise response
 
     async def logout(_: web.Request) -> web.Response:

@@ -273,3 +273,22 @@ async def test_escalation_records_the_supervisor_and_withdraws_an_unsent_webhook
     stored = await store.get_ticket(ticket.id)
     assert stored.timeline[-1].actor == "supervisor:wang"
     assert await store.client.zrange(store.keys.outbox_due, 0, -1) == []
+
+
+async def test_a_non_ascii_signature_is_refused_not_a_server_error(client):
+    http, store = client
+    ticket = await _ticket(store)
+    path = f"/api/v1/tickets/{ticket.id}/ack"
+    headers = {"X-GW-Client": "nc12345", "X-GW-Signature": f"t={int(time.time())},v1=签名",
+               "Content-Type": "application/json"}
+    r = await http.post(path, data=b"{}", headers=headers)
+    assert r.status == 401
+
+
+async def test_a_centre_cannot_act_on_a_ticket_that_fell_back_to_110(client):
+    http, store = client
+    ticket = await _ticket(store)
+    await store.mark_fallback(ticket.id, "trunk-BUSY")
+    r = await http.post(f"/api/v1/tickets/{ticket.id}/ack", json={}, headers=auth("nc12345"))
+    assert r.status == 404
+    assert (await http.get(f"/api/v1/tickets/{ticket.id}", headers=auth("wang"))).status == 200
