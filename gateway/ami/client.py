@@ -135,6 +135,10 @@ class _Link(AMIProtocol):
         reason = f"connection lost: {exc}" if exc else "connection closed by Asterisk"
         self.closed = True
         self._fail_pending(reason)
+        # panoramisk also calls this for a Shutdown event, with the socket still open
+        transport = getattr(self, "transport", None)
+        if transport is not None and not transport.is_closing():
+            transport.abort()
         if not self.banner.done():
             self.banner.set_exception(AmiNotConnected(reason))
         if not self.lost.done():

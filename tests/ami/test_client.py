@@ -314,3 +314,14 @@ async def test_setvar_updates_tracked_variables(client: AmiClient, double: PbxDo
     channel = client.channels.by_name(call.name)
     assert channel is not None and channel.variables["GW_TICKET"] == "JX-0001"
     assert await client.getvar(call.name, "GW_TICKET") == "JX-0001"
+
+
+async def test_asterisk_shutdown_event_closes_the_link_and_the_client_reconnects(
+    client: AmiClient, double: PbxDouble
+) -> None:
+    stream = client.events()
+    double.inject_raw(b"Event: Shutdown\r\nPrivilege: system,all\r\nShutdown: Cleanly\r\n"
+                      b"Restart: True\r\n\r\n")
+    up = await next_of(stream, ConnectionUp)
+    assert up.reconnect and client.sessions == 2
+    assert await client.ping() < 1.0
