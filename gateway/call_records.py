@@ -28,6 +28,14 @@ from gateway.trunks import TrunkBoard
 
 _log = get_logger("gateway.records")
 
+
+def _wanted_route(triage: Any) -> str:
+    """The diversion triage wanted before routing turned it to 110 (note "wanted 12345")."""
+    for note in getattr(triage, "notes", ()):
+        if note.startswith("wanted "):
+            return str(note.removeprefix("wanted "))
+    return ""
+
 TIMELINE_QUEUE = 10_000  # events waiting for Redis before new ones are dropped
 STOP_DRAIN_WAIT = 2.0  # seconds to flush the timeline on a clean stop
 REPEAT_LOOKUP_WAIT = 0.5  # seconds a diversion waits for the caller's history
@@ -167,7 +175,7 @@ class CallRecords:
             evidence=getattr(triage, "evidence", ()),
             rule=getattr(triage, "rule", ""),
             route_reason=f"{reason}; {destination.reason}",
-            intended_route=destination.wanted_route,
+            intended_route=destination.wanted_route or _wanted_route(triage),
             route_ms=int((time_now() - info.answered_at) * 1000),
             repeat=repeat,
             ticket_id=self._ticket_id(info),

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway.logs import get_logger, mask_number
+from gateway.logs import get_logger, mask_number, mask_numbers_in_text
 from gateway.retry import ActionTimeout
 from gateway.routing import Destination, RoutingPolicy
 from gateway.trunks import TrunkBoard
@@ -318,7 +318,9 @@ class CallSession:
             "GW_CONFIDENCE": f"{route.confidence:.2f}",
             "GW_DEST": destination.dial,
             "GW_ROUTE_REASON": route_reason(route, destination)[:200],
-            "GW_TRANSCRIPT": encode_transcript(transcript),
+            # numbers masked: channel variables show in `core show channel` and VarSet
+            # events; the full words stay in the expiring call record
+            "GW_TRANSCRIPT": encode_transcript(mask_numbers_in_text(transcript)),
         }
         requested = self._clock()
         try:

@@ -42,10 +42,28 @@ def _load_or_report(path: str | Path) -> Settings | None:
     return None
 
 
+def receiver_warnings(settings: Settings) -> list[str]:
+    """Diverted routes whose tickets have no webhook receiver (they would dead-letter)."""
+    targets = settings.webhooks.targets
+    missing = []
+    for code, city in settings.cities.items():
+        for route in ("12345", "mediation"):
+            if route in city.destinations and not (
+                f"{code}/{route}" in targets or f"*/{route}" in targets
+            ):
+                missing.append(f"{code}/{route}")
+    if not missing:
+        return []
+    return [f"no webhook receiver for {len(missing)} city/route pairs (tickets would wait on "
+            f"the dead-letter list): {', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}"]
+
+
 def check_config(args: argparse.Namespace) -> int:
     settings = _load_or_report(args.path)
     if settings is None:
         return 1
+    for warning in receiver_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"ok: {args.path}: {len(settings.cities)} cities, {len(settings.trunks)} trunks")
     return 0
 

@@ -10,10 +10,31 @@ from typing import Any
 
 import structlog
 
-_SECRET = re.compile(r"((?:Secret|secret|Key)\s*[:=]\s*)[^\s\\'\"]+")
-_PHONE = re.compile(r"(?<!\d)(\+?\d{3})(\d{3,})(\d{4})(?!\d)")
-# Event keys whose values are caller numbers; masked even when short.
-_NUMBER_KEYS = frozenset({"caller", "caller_id", "callerid", "number", "phone", "callerid_num"})
+_SECRET = re.compile(
+    r"""((?:secret|password|token|key)['"]?\s*[:=]\s*['"]?)[^\s'",}\\]+""", re.IGNORECASE
+)
+# 7+ digits, also written with spaces or dashes (138 1234 5678, 0791-88881234)
+_PHONE = re.compile(r"(?<![\d])\+?\d(?:[ \-]?\d){6,}(?![\d])")
+# spoken digits in a transcript (幺三八一二三四五六七八)
+_SPOKEN_DIGITS = re.compile(r"[零〇一二三四五六七八九幺两]{7,}")
+# Event keys whose values are caller numbers; masked even when short (compared lower-case).
+_NUMBER_KEYS = frozenset(
+    {
+        "caller",
+        "caller_id",
+        "callerid",
+        "number",
+        "phone",
+        "callerid_num",
+        "calleridnum",
+        "connectedlinenum",
+    }
+)
+# Keys that carry what a caller said: logs keep no words (they do not expire; the call's
+# timeline in Redis does), only their length.
+WORD_KEYS = frozenset(
+    {"text", "transcript", "heard", "reply", "words", "partial", "final", "evidence", "triage"}
+)
 
 
 def mask_number(number: str | None) -> str:
@@ -32,17 +53,51 @@ def mask_numbers_in_text(text: str) -> str:
     """Mask every run of 10+ digits inside free text (transcripts, AMI dumps), and any
     AMI ``Secret:`` header (panoramisk logs whole actions when a send fails)."""
     text = _SECRET.sub(r"\1***", text)
-    return _PHONE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+    text = _SPOKEN_DIGITS.sub(lambda m: "*" * len(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_number(re.sub(r"\D", "", m.group(0))), text)
+
+
+# Identifiers that look like numbers but are not anyone's phone (ticket 1129-0000001).
+_ID_KEYS = frozenset(
+    {
+        "ticket",
+        "ticket_id",
+        "call_id",
+        "uniqueid",
+        "linkedid",
+        "id",
+        "published",
+        "saved_as",
+        "ami_port",
+        "port",
+    }
+)
+
+
+def _masked(key: str, value: Any) -> Any:
+    lowered = key.lower()
+    if lowered in _ID_KEYS:
+        return value
+    if lowered in _NUMBER_KEYS and isinstance(value, str | int):
+        return mask_number(str(value))
+    if lowered in WORD_KEYS and isinstance(value, str) and value:
+        return f"<{len(value)} chars>"
+    if isinstance(value, str):
+        return mask_numbers_in_text(value)
+    if isinstance(value, dict):
+        return {k: _masked(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(key, v) for v in value]
+    return value
 
 
 def _mask_processor(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
-        if key in _NUMBER_KEYS and isinstance(value, str | int):
-            event[key] = mask_number(str(value))
-        elif isinstance(value, str) and key != "event":
-            event[key] = mask_numbers_in_text(value)
-    if isinstance(event.get("event"), str):
-        event["event"] = mask_numbers_in_text(event["event"])
+        if key == "event":
+            if isinstance(value, str):
+                event[key] = mask_numbers_in_text(value)
+        else:
+            event[key] = _masked(key, value)
     return event
 
 

@@ -10,11 +10,11 @@ describes them; AMI events as Asterisk 22 emits them):
   through the leg (caller audio at 20 ms pace, then silence like transmit_silence=yes);
   whenever the dialplan continues past it (refused, closed by the gateway, 0x00,
   inactivity): ``Set(GW_ROUTE_REASON=gateway-failsafe)``, ``Goto(route-110,s,1)``.
-* ``route-119|120|12345|mediation,s``: ``Dial(${GW_DEST},30,b(gw-predial^s^1))``; the
+* ``route-119|120|12345|mediation,s``: ``Dial(${GW_DEST},30,b(gw-sip-headers^s^1(<route>)))``; the
   outcome per trunk is set with ``PbxDouble.set_trunk_outcome`` (an unreachable trunk
   gives CHANUNAVAIL); when not ANSWER: ``Set(GW_ROUTE_REASON=trunk-${DIALSTATUS})``,
   ``Goto(route-110,s,1)``. An empty GW_DEST counts as CHANUNAVAIL.
-* ``route-110,s``: ``Dial(${GW_110_DIAL},,b(gw-predial^s^1))``; when not answered the
+* ``route-110,s``: ``Dial(${GW_110_DIAL},,b(gw-sip-headers^s^1(110)))``; when not answered the
   double waits ``retry_110_after`` and dials again (110 is never dropped).
 * ``survey,s`` (Originate): ``Playback(survey-question)``, ``Read(GW_SURVEY,,1)`` with the
   digit set by ``PbxDouble.set_survey_answer``, ``UserEvent(SurveyResult,Ticket: …,Result: …)``,
@@ -445,7 +445,8 @@ def _route_enter(call: SimulatedCall, route: str) -> None:
 async def _route_trunk(call: SimulatedCall, exten: str) -> Location | None:
     _route_enter(call, call.context.removeprefix("route-"))
     dest = call.variables.get("GW_DEST", "")
-    status = await call.dial(1, dest, f"{dest},30,b(gw-predial^s^1)")
+    route = call.context.removeprefix("route-")
+    status = await call.dial(1, dest, f"{dest},30,b(gw-sip-headers^s^1({route}))")
     if status == "ANSWER":
         await call.stay_bridged()
         return None
@@ -457,7 +458,7 @@ async def _route_trunk(call: SimulatedCall, exten: str) -> Location | None:
 async def _route_110(call: SimulatedCall, exten: str) -> Location | None:
     _route_enter(call, "110")
     dial = call.variables.get("GW_110_DIAL", "")
-    status = await call.dial(1, dial, f"{dial},,b(gw-predial^s^1)")
+    status = await call.dial(1, dial, f"{dial},,b(gw-sip-headers^s^1(110))")
     if status == "ANSWER":
         await call.stay_bridged()
         return None

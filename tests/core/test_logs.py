@@ -36,3 +36,44 @@ def test_an_ami_secret_in_a_logged_action_is_redacted() -> None:
     text = "Fail to send 'Action: Login\\r\\nUsername: gateway\\r\\nSecret: s3cr3t-value\\r\\n'"
     masked = mask_numbers_in_text(text)
     assert "s3cr3t-value" not in masked and "Secret: ***" in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "打 138 1234 5678 找我",
+        "电话138-1234-5678",
+        "座机0791-88881234",
+        "号码88881234",
+        "我的电话是幺三八一二三四五六七八",
+    ],
+)
+def test_numbers_written_any_way_are_masked(text: str) -> None:
+    masked = mask_numbers_in_text(text)
+    assert "1234 5678" not in masked and "88881234" not in masked
+    assert "1234-5678" not in masked and "三四五六七八" not in masked
+
+
+def test_dict_repr_secrets_are_redacted() -> None:
+    assert "s3cr3t" not in mask_numbers_in_text("{'Secret': 's3cr3t', 'Username': 'gw'}")
+
+
+def test_logs_keep_no_caller_words_and_look_inside_nested_data(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(json=True)
+    get_logger("t").info(
+        "dialog", reply="是这样的我家门口", data={"CallerIDNum": "88881234", "text": "救命"}
+    )
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["reply"] == "<8 chars>"
+    assert line["data"]["CallerIDNum"] != "88881234" and line["data"]["text"] == "<2 chars>"
+    structlog.reset_defaults()
+
+
+def test_ticket_ids_stay_readable_in_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(json=True)
+    get_logger("t").info("call handed off", ticket="1129-0000001")
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["ticket"] == "1129-0000001"
+    structlog.reset_defaults()

@@ -118,3 +118,16 @@ def test_down_119_trunk_lands_on_110_never_elsewhere(policy: RoutingPolicy) -> N
 )
 def test_hours_windows_including_across_midnight(hours: str, at: time, expected: bool) -> None:
     assert in_hours(hours, at) is expected
+
+
+@pytest.mark.parametrize("route", ["119", "120"])
+def test_region_handling_119_120_on_110_keeps_the_call_on_110(
+    settings: Settings, route: str
+) -> None:
+    city = settings.cities["ganzhou"].model_copy(update={"emergency_via_110": True})
+    flagged = settings.model_copy(update={"cities": {**settings.cities, "ganzhou": city}})
+    dest = RoutingPolicy(flagged).decide(
+        city_code="ganzhou", route=route, category="fire", at=NOON, trunks={}
+    )
+    assert dest.route == "110" and dest.wanted_route == route
+    assert "handled by 110" in dest.reason

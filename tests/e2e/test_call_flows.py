@@ -51,7 +51,7 @@ async def test_knife_mid_sentence_routes_to_110_before_the_caller_stops(
     routed_after = loop_time() - started
     speech_ends = 0.2 + len(knife) * MS_PER_CHAR / 1000
     assert routed_after < speech_ends - 1.0, (routed_after, speech_ends)
-    outcome = (await rig.outcomes.wait_for("13800000002"))
+    outcome = await rig.outcomes.wait_for("13800000002")
     assert outcome.reason == "partial-emergency"
     assert call.variables["GW_ROUTE"] == "110"
 
@@ -68,19 +68,30 @@ async def test_silent_caller_is_reprompted_then_sent_to_110(make_rig: RigFactory
     rig = await make_rig()
     call = await place(rig, "13800000004")
     await call.wait_for_context("route-110", timeout=15)
-    outcome = (await rig.outcomes.wait_for("13800000004"))
+    outcome = await rig.outcomes.wait_for("13800000004")
     assert outcome.reason == "silence"
     assert outcome.decided_after > 2 * 1.5  # greeting timeout twice: re-prompted once
 
 
-async def test_key_1_during_confirmation_keeps_the_call_on_110(make_rig: RigFactory) -> None:
-    rig = await make_rig(scripts={"13800000005": CAR})
+async def test_key_1_during_confirmation_keeps_the_call_on_110(
+    make_rig: RigFactory, e2e_settings: Settings
+) -> None:
+    settings = e2e_settings.model_copy(
+        update={"ivr": e2e_settings.ivr.model_copy(update={"confirm_window": 4.0})}
+    )
+    rig = await make_rig(scripts={"13800000005": CAR}, settings=settings)
+    assert rig.gateway is not None
     speech_end = 0.2 + len(CAR) * MS_PER_CHAR / 1000 + 0.3
-    # final after ~0.8 s of silence, then two 0.4 s confirmation prompts, then the window
-    call = await place(rig, "13800000005", CAR, dtmf_script=[(speech_end + 1.6, "1")])
+    # final ~0.8 s after the speech, two 0.4 s confirmation prompts, then a 4 s window
+    call = await place(rig, "13800000005", CAR, dtmf_script=[(speech_end + 3.0, "1")])
     await call.wait_for_context("route-110", timeout=15)
     assert "route-12345" not in call.context_history
-    assert (await rig.outcomes.wait_for("13800000005")).reason in ("dtmf-1", "caller-refused")
+    assert (await rig.outcomes.wait_for("13800000005")).reason == "dtmf-1"
+    await rig.gateway.records.drain()
+    record = await rig.gateway.store.get_call(call.uuid)
+    assert record is not None
+    reached = [e["data"].get("to") for e in record["events"] if e["kind"] == "transition"]
+    assert "confirm_window" in reached, reached  # the key came after the question
 
 
 async def test_neighbour_dispute_goes_to_mediation(make_rig: RigFactory) -> None:
@@ -106,8 +117,10 @@ async def test_down_12345_trunk_sends_move_car_to_110_with_a_ticket(
     assert rig.double is not None and rig.gateway is not None
     rig.double.set_trunk_reachable("nanchang-12345", False)
     await _wait_until(
-        lambda: "nanchang-12345" in rig.gateway.trunks.snapshot()  # type: ignore[union-attr]
-        and not rig.gateway.trunks.snapshot()["nanchang-12345"].reachable  # type: ignore[union-attr]
+        lambda: (
+            "nanchang-12345" in rig.gateway.trunks.snapshot()  # type: ignore[union-attr]
+            and not rig.gateway.trunks.snapshot()["nanchang-12345"].reachable
+        )  # type: ignore[union-attr]
     )
     call = await place(rig, "13800000008", CAR)
     await call.wait_for_context("route-110", timeout=15)
@@ -127,6 +140,11 @@ async def test_full_12345_trunk_sends_the_call_to_110(make_rig: RigFactory) -> N
     call = await place(rig, "13800000009", CAR)
     await call.wait_for_context("route-110", timeout=15)
     assert call.variables["GW_ROUTE"] == "110"
+    assert "full" in call.variables["GW_ROUTE_REASON"]
+    await rig.outcomes.wait_for("13800000009")
+    ticket = await rig.gateway.store.get_ticket(call.variables["GW_TICKET"])
+    assert ticket is not None and (ticket.route, ticket.category) == ("110", "move_car")
+    assert ticket.intended_route == "12345"
 
 
 async def test_busy_12345_after_redirect_comes_back_to_110_and_ticket_notes_fallback(
@@ -198,14 +216,22 @@ async def test_caller_hanging_up_during_ivr_raises_a_callback_task(
     assert (await rig.outcomes.wait_for("13800000014")).callback
 
 
-async def test_keypad_path_when_no_recogniser_is_available(make_rig: RigFactory) -> None:
-    def saturated(info: object) -> object:
-        raise RuntimeError("all recogniser slots busy")
+def _no_recogniser(info: object) -> object:
+    raise RuntimeError("all recogniser slots busy")
 
-    rig = await make_rig(speech=saturated)
-    call = await place(rig, "13800000015", CAR)
+
+async def test_keypad_path_key_1_reaches_110(make_rig: RigFactory) -> None:
+    rig = await make_rig(speech=_no_recogniser)
+    call = await place(rig, "13800000015", dtmf_script=[(0.2, "1")])  # during the keypad greeting
     await call.wait_for_context("route-110", timeout=15)
-    assert (await rig.outcomes.wait_for("13800000015")).reason in ("asr-unavailable", "silence")
+    assert (await rig.outcomes.wait_for("13800000015")).reason == "dtmf-1"
+
+
+async def test_keypad_path_speech_goes_to_110_as_asr_unavailable(make_rig: RigFactory) -> None:
+    rig = await make_rig(speech=_no_recogniser)
+    call = await place(rig, "13800000016", CAR)
+    await call.wait_for_context("route-110", timeout=15)
+    assert (await rig.outcomes.wait_for("13800000016")).reason == "asr-unavailable"
 
 
 async def _wait_until(predicate) -> None:  # type: ignore[no-untyped-def]

@@ -20,9 +20,7 @@ from tests.e2e.test_call_flows import CAR, _wait_until_async, place, speech_for
 LONG = CAR + "，我在门口等了二十分钟了，打了好几个电话都没有人接，车子一直停在这里动都不动" * 3
 
 
-async def test_gateway_killed_mid_call_lands_in_110(
-    e2e_settings: Settings, tmp_path: Path
-) -> None:
+async def test_gateway_killed_mid_call_lands_in_110(e2e_settings: Settings, tmp_path: Path) -> None:
     """A real gateway process, SIGKILLed while the caller is talking."""
     secret = "test-secret-not-in-repo"
     double = PbxDouble.from_settings(
@@ -45,7 +43,13 @@ async def test_gateway_killed_mid_call_lands_in_110(
     path.write_text(yaml.safe_dump(config.model_dump(mode="json")), encoding="utf-8")
     env = {**os.environ, "GATEWAY_AMI_SECRET": secret}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "--log-json", "run", "--config", str(path),
+        sys.executable,
+        "-m",
+        "gateway",
+        "--log-json",
+        "run",
+        "--config",
+        str(path),
         env=env,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -54,8 +58,9 @@ async def test_gateway_killed_mid_call_lands_in_110(
         await _wait_for_line(proc, b"ami.channels_resynced")  # logged in, table rebuilt
         assert proc.stderr is not None
         drain = asyncio.create_task(proc.stderr.read())  # a full pipe would stall its logging
-        call = await double.place_call(did="0791110", caller_id="13800000101",
-                                       audio=speech_for(LONG))
+        call = await double.place_call(
+            did="0791110", caller_id="13800000101", audio=speech_for(LONG)
+        )
         await call.wait_for_leg(timeout=5)
         await call.leg.wait_audio(8000)  # a prompt is playing to the caller
         proc.send_signal(signal.SIGKILL)
@@ -84,7 +89,9 @@ async def _wait_for_line(proc: asyncio.subprocess.Process, marker: bytes) -> Non
 
 async def test_gateway_not_running_sends_caller_to_110(e2e_settings: Settings) -> None:
     double = PbxDouble.from_settings(
-        e2e_settings, users={"gateway": "x"}, audiosocket=("127.0.0.1", 9)  # nothing there
+        e2e_settings,
+        users={"gateway": "x"},
+        audiosocket=("127.0.0.1", 9),  # nothing there
     )
     await double.start()
     try:
@@ -107,8 +114,13 @@ async def test_ami_drop_mid_call_is_survived_and_the_call_still_redirects(
     assert dropped >= 1
     await call.wait_for_context("route-12345", timeout=20)
     assert call.variables["GW_CATEGORY"] == "move_car"
-    # the channel table was rebuilt from CoreShowChannels after the reconnect
-    assert rig.gateway.ami.channels.by_name(call.name) is not None
+    # a new AMI session, whose first act was to rebuild the channel table, moved the call
+    assert rig.gateway.ami.sessions >= 2
+    actions = rig.double.ami_actions
+    redirect = next(a for a in actions if a.name == "Redirect")
+    resyncs = [a for a in actions if a.name == "CoreShowChannels" and a.session == redirect.session]
+    assert resyncs and resyncs[0].at < redirect.at
+    assert redirect.session != actions[0].session
 
 
 async def test_thirty_concurrent_calls_do_not_interfere(make_rig: RigFactory) -> None:
@@ -131,8 +143,9 @@ async def test_thirty_concurrent_calls_do_not_interfere(make_rig: RigFactory) ->
     for call in calls:
         assert call.variables["GW_UUID"] == call.uuid
         assert call.variables["GW_CITY"] in ("nanchang", "jiujiang", "shangrao")
-        assert call.variables["GW_DEST"].endswith(call.variables["GW_CITY"] + "-"
-                                                   + call.variables["GW_ROUTE"])
+        assert call.variables["GW_DEST"].endswith(
+            call.variables["GW_CITY"] + "-" + call.variables["GW_ROUTE"]
+        )
 
 
 async def test_dead_redis_does_not_stop_calls_and_the_ticket_is_saved_later(
