@@ -358,14 +358,22 @@ def test_key_1_in_the_window_keeps_the_call_on_110() -> None:
     assert (call.route.route, call.route.reason) == ("110", "dtmf-1")
 
 
-@pytest.mark.parametrize("reply", ["不要", "不用了", "不行", "我要警察"])
-def test_spoken_refusal_in_the_window_keeps_the_call_on_110(reply: str) -> None:
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("不要", "caller-refused"),
+        ("不用了", "caller-refused"),
+        ("不行", "caller-refused"),
+        ("我要警察", "person-word"),  # asking for the police is checked before refusals
+    ],
+)
+def test_spoken_refusal_in_the_window_keeps_the_call_on_110(reply: str, reason: str) -> None:
     call, at = confirming_call()
     end = call.finish_prompts(at)
     call.send(SpeechStarted(end + 0.5))
     call.send(Partial(reply, end + 0.8))
-    assert call.route.route == "110"
-    assert call.route.reason in ("caller-refused", "person-word")
+    assert (call.route.route, call.route.reason) == ("110", reason)
+    assert call.route.at == end + 0.8  # on the partial, not at the end of the window
 
 
 def test_spoken_yes_in_the_window_routes_at_once() -> None:

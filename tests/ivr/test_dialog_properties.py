@@ -34,6 +34,7 @@ from ivr.dialog_messages import (
     Started,
     Tick,
 )
+from ivr.triage import DEFAULT_RULES, load_triage
 from ivr.triage.result import EMERGENCY_ROUTES, TriageResult
 from tests.ivr.support import CATALOG, Call, KeywordTriage
 
@@ -60,6 +61,9 @@ PHRASES = [
     "隔壁装修噪音太大",
     "有人拿刀",
 ]
+# Phrases no diverted call may hold, checked by plain substring (not by either classifier).
+EMERGENCY_PHRASES = ("救命", "有人拿刀", "他打我", "着火了", "我要报警")
+assert all(p in PHRASES for p in EMERGENCY_PHRASES)  # the generator does say them
 KEYS = list("0123456789*#")
 DIVERTIBLE = [
     "有辆车堵住我车库门口，打不通车主电话",
@@ -68,23 +72,17 @@ DIVERTIBLE = [
 ]
 
 
-def _real_triage() -> tuple[Callable[[str], TriageResult], Callable[[str], object]] | None:
-    try:
-        from ivr.triage import DEFAULT_RULES, load_triage
-
-        triage = load_triage(DEFAULT_RULES)
-    except Exception:  # not merged yet, or its rules file is not there
-        return None
+def _real_triage() -> tuple[Callable[[str], TriageResult], Callable[[str], object]]:
+    triage = load_triage(DEFAULT_RULES)  # a broken triage package fails here, loudly
     return triage.decide, triage.decide_partial
 
 
 REAL = _real_triage()
-CLASSIFIERS = ["keywords"] + (["real"] if REAL else [])
+CLASSIFIERS = ["keywords", "real"]
 
 
 def _classifiers(kind: str) -> tuple[Callable[[str], TriageResult], Callable[[str], object]]:
     if kind == "real":
-        assert REAL is not None
         return REAL
     keywords = KeywordTriage()
     return keywords.final, keywords.partial
@@ -247,6 +245,13 @@ def test_a_diverted_call_was_confirmed_and_holds_no_key_1_and_no_emergency(
     assert not pressed & set(SETTINGS.emergency_keys)
     final, partial = _classifiers(kind)
     compact = re.sub(r"\s+", "", route.transcript)
+    # Independent of the classifiers: no emergency phrase in what was diverted, nor in any
+    # final text the caller said before the call left (the dialog cannot have lost one).
+    said = [e.text for e in events if isinstance(e, Final) and e.now < route.at]
+    heard = [re.sub(r"\s+", "", text) for text in said]
+    for phrase in EMERGENCY_PHRASES:
+        assert phrase not in compact, before
+        assert not any(phrase in text for text in heard), before
     assert not any(w in compact for w in SETTINGS.person_words)
     assert final(route.transcript).route in DIVERTED_ROUTES
     cue = partial(route.transcript)

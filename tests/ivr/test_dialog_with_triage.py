@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.settings import IvrSettings
+from gateway.settings import DIVERTED_ROUTES, IvrSettings
 from ivr.dialog import Dialog
 from ivr.dialog_messages import Final, Partial, SpeechStarted, SpeechStopped
 from ivr.prompts import load_prompt_catalog
 from ivr.prompts_cli import default_out, default_texts
+from ivr.triage import DEFAULT_RULES, load_triage
 from tests.ivr.support import Call
 
-triage_package = pytest.importorskip("ivr.triage", reason="ivr.triage not merged yet")
-TRIAGE = triage_package.load_triage(triage_package.DEFAULT_RULES)
+TRIAGE = load_triage(DEFAULT_RULES)
 CATALOG = load_prompt_catalog(default_texts("zh-CN"), default_out("zh-CN"))
 SETTINGS = IvrSettings()
 
@@ -82,10 +82,12 @@ def test_fire_routes_to_119_on_the_partial() -> None:
 def test_neighbour_quarrel_is_confirmed_to_mediation() -> None:
     call, at = _greeted()
     spoken = call.say("隔壁邻居天天吵架，吵得我们没法休息", at + 0.5, seconds=4.0)
-    assert call.plays[-1].startswith("confirm_")
-    _play_out(call, spoken)
+    assert call.plays[-1] == "confirm_mediation_neighbour"
+    end = _play_out(call, spoken)
     call.tick_until(SETTINGS.time_budget)
-    assert call.route.route in ("mediation", "12345")
+    route = call.route
+    assert (route.route, route.category, route.reason) == ("mediation", "neighbour", "no-objection")
+    assert route.at == pytest.approx(end + SETTINGS.confirm_window)
 
 
 def test_key_1_during_the_real_confirmation_keeps_the_call_on_110() -> None:
@@ -138,3 +140,35 @@ def test_talking_over_the_real_destination_prompt_with_a_yes_word_stays_on_110(
     assert call.playing == "confirm_12345_move_car"
     call.say("是这样的，我想问问", spoken + 1.0)  # before the destination was named
     assert (call.route.route, call.route.reason) == ("110", "confirmation-interrupted")
+
+
+EMERGENCY_MID_COMPLAINT = {  # phrase → the route it must get at once
+    "救命": "110",
+    "有人拿刀": "110",
+    "他打我": "110",
+    "着火了": "119",
+    "我要报警": "110",
+}
+
+
+@pytest.mark.parametrize("consent", ["opt_out", "opt_in"])
+@pytest.mark.parametrize("only_in_final", [False, True], ids=["partial", "final"])
+@pytest.mark.parametrize("phrase", list(EMERGENCY_MID_COMPLAINT))
+def test_an_emergency_phrase_in_the_middle_of_a_diversion_complaint_is_never_diverted(
+    phrase: str, only_in_final: bool, consent: str
+) -> None:
+    call, at = _greeted(consent)
+    before, after = "有辆车堵住我车库门口，", "，打不通车主电话"
+    call.send(SpeechStarted(at + 0.5))
+    call.send(Partial(before if only_in_final else before + phrase, at + 2.0))
+    if not call.dialog.finished:
+        call.send(SpeechStopped(at + 4.0))
+        call.send(Final(before + phrase + after, 0.95, at + 4.3))
+    if not call.dialog.finished:  # wrong, but then nothing may divert it later either
+        end = _play_out(call, at + 4.3)
+        call.say("好的", end + 0.5, seconds=0.6)
+        call.tick_until(SETTINGS.time_budget)
+    route = call.route
+    assert route.route not in DIVERTED_ROUTES, route
+    assert route.route == EMERGENCY_MID_COMPLAINT[phrase], route
+    assert "confirm_12345_move_car" not in call.plays  # decided before any confirmation
