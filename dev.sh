@@ -30,6 +30,7 @@ case "$cmd" in
   test)
     bootstrap
     "$VENV/bin/ruff" check gateway ivr tests bench
+    "$VENV/bin/ruff" format --check gateway ivr tests bench
     "$VENV/bin/mypy"
     exec "$VENV/bin/pytest" -q "$@"
     ;;

@@ -36,6 +36,7 @@ def _wanted_route(triage: Any) -> str:
             return str(note.removeprefix("wanted "))
     return ""
 
+
 TIMELINE_QUEUE = 10_000  # events waiting for Redis before new ones are dropped
 STOP_DRAIN_WAIT = 2.0  # seconds to flush the timeline on a clean stop
 REPEAT_LOOKUP_WAIT = 0.5  # seconds a diversion waits for the caller's history
@@ -130,7 +131,8 @@ class CallRecords:
             return RepeatInfo()
         try:
             return await bounded(
-                self._store.lookup_caller(info.caller, category), REPEAT_LOOKUP_WAIT,
+                self._store.lookup_caller(info.caller, category),
+                REPEAT_LOOKUP_WAIT,
                 "repeat-caller lookup",
             )
         except (StoreUnavailable, ActionTimeout) as exc:
@@ -256,7 +258,6 @@ class CallRecords:
             self._fell_back[ticket_id] = reason
             return
         await self._fallback(ticket_id, reason)
-
 
     async def _fallback(self, ticket_id: str, reason: str) -> None:
         try:

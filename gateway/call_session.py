@@ -140,9 +140,7 @@ class CallSession:
         if self._speech is not None:
             producers.append(asyncio.create_task(self._read_speech()))
         try:
-            self._record(
-                "answered", city=self.info.city, caller=mask_number(self.info.caller)
-            )
+            self._record("answered", city=self.info.city, caller=mask_number(self.info.caller))
             first = self._ev.Started(now=self._now())
             if self._speech is None:
                 await self._handle(self._ev.AsrUnavailable(now=self._now()))
@@ -308,7 +306,9 @@ class CallSession:
         )
         if destination.diverted and self._late_emergency_key():
             destination = self._policy.to_110(
-                self.info.city, destination.category, "key pressed during the hand-off",
+                self.info.city,
+                destination.category,
+                "key pressed during the hand-off",
                 destination.route,
             )
         variables = {

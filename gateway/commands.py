@@ -54,8 +54,10 @@ def receiver_warnings(settings: Settings) -> list[str]:
                 missing.append(f"{code}/{route}")
     if not missing:
         return []
-    return [f"no webhook receiver for {len(missing)} city/route pairs (tickets would wait on "
-            f"the dead-letter list): {', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}"]
+    return [
+        f"no webhook receiver for {len(missing)} city/route pairs (tickets would wait on "
+        f"the dead-letter list): {', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}"
+    ]
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -111,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
+
         def on_sighup() -> None:
             task = asyncio.create_task(reload_config(gateway))
             reloads.add(task)

@@ -20,9 +20,7 @@ class TrunkBoard:
 
     def set_reachable(self, endpoint: str, reachable: bool) -> str | None:
         """Record an endpoint's health; returns the trunk it belongs to (None if unknown)."""
-        trunk = self.endpoints.get(
-            endpoint, endpoint if endpoint in self._known() else None
-        )
+        trunk = self.endpoints.get(endpoint, endpoint if endpoint in self._known() else None)
         if trunk is not None:
             self._reachable[trunk] = reachable
         return trunk

@@ -278,9 +278,7 @@ class AmiClient:
         loop = asyncio.get_running_loop()
         timeout = self.settings.action_timeout
         _, link = await bounded(
-            loop.create_connection(
-                lambda: _Link(self), self.settings.host, self.settings.port
-            ),
+            loop.create_connection(lambda: _Link(self), self.settings.host, self.settings.port),
             timeout,
             "AMI connect",
         )

@@ -318,19 +318,27 @@ def parse_event(pairs: Pairs) -> AmiEvent:
         dest = ChannelSnapshot.from_headers(pairs, "Dest")
         if name == "DialBegin":
             return DialBegin(
-                name=name, headers=pairs, caller=caller, dest=dest,
+                name=name,
+                headers=pairs,
+                caller=caller,
+                dest=dest,
                 dial_string=first(pairs, "DialString"),
             )
         return DialEnd(
-            name=name, headers=pairs, caller=caller, dest=dest,
+            name=name,
+            headers=pairs,
+            caller=caller,
+            dest=dest,
             dial_status=first(pairs, "DialStatus"),
         )
     channel = ChannelSnapshot.from_headers(pairs)
     if channel is None:
         if name == "VarSet":
             return GlobalVarSet(
-                name=name, headers=pairs,
-                variable=first(pairs, "Variable"), value=first(pairs, "Value"),
+                name=name,
+                headers=pairs,
+                variable=first(pairs, "Variable"),
+                value=first(pairs, "Value"),
             )
         return GenericEvent(name=name, headers=pairs)
     return _channel_event(name, pairs, channel)
@@ -344,43 +352,60 @@ def _channel_event(name: str, pairs: Pairs, channel: ChannelSnapshot) -> AmiEven
             return Newstate(name=name, headers=pairs, channel=channel)
         case "Newexten":
             return Newexten(
-                name=name, headers=pairs, channel=channel,
+                name=name,
+                headers=pairs,
+                channel=channel,
                 extension=first(pairs, "Extension"),
                 application=first(pairs, "Application"),
                 app_data=first(pairs, "AppData"),
             )
         case "VarSet":
             return VarSet(
-                name=name, headers=pairs, channel=channel,
-                variable=first(pairs, "Variable"), value=first(pairs, "Value"),
+                name=name,
+                headers=pairs,
+                channel=channel,
+                variable=first(pairs, "Variable"),
+                value=first(pairs, "Value"),
             )
         case "BridgeEnter" | "BridgeLeave":
             cls = BridgeEnter if name == "BridgeEnter" else BridgeLeave
             return cls(
-                name=name, headers=pairs, channel=channel,
+                name=name,
+                headers=pairs,
+                channel=channel,
                 bridge_id=first(pairs, "BridgeUniqueid"),
                 bridge_channels=_int(first(pairs, "BridgeNumChannels")),
             )
         case "DTMFBegin":
             return DTMFBegin(
-                name=name, headers=pairs, channel=channel,
-                digit=first(pairs, "Digit"), direction=first(pairs, "Direction"),
+                name=name,
+                headers=pairs,
+                channel=channel,
+                digit=first(pairs, "Digit"),
+                direction=first(pairs, "Direction"),
             )
         case "DTMFEnd":
             return DTMFEnd(
-                name=name, headers=pairs, channel=channel,
+                name=name,
+                headers=pairs,
+                channel=channel,
                 digit=first(pairs, "Digit"),
                 duration_ms=_int(first(pairs, "DurationMs")),
                 direction=first(pairs, "Direction"),
             )
         case "Hangup":
             return Hangup(
-                name=name, headers=pairs, channel=channel,
-                cause=_int(first(pairs, "Cause")), cause_txt=first(pairs, "Cause-txt"),
+                name=name,
+                headers=pairs,
+                channel=channel,
+                cause=_int(first(pairs, "Cause")),
+                cause_txt=first(pairs, "Cause-txt"),
             )
         case "CoreShowChannel":
             return ChannelListing(
-                name=name, headers=pairs, channel=channel,
+                name=name,
+                headers=pairs,
+                channel=channel,
                 application=first(pairs, "Application"),
                 application_data=first(pairs, "ApplicationData"),
                 bridge_id=first(pairs, "BridgeId"),

@@ -131,8 +131,7 @@ class OutboxWorker:
     async def _deliver_one(self, msg: OutboxMessage, now: datetime) -> None:
         target = self.target_for(msg)
         if target is None:
-            await self.queue.failed(msg, f"no webhook target for {msg.city}/{msg.route}", now,
-                                    None)
+            await self.queue.failed(msg, f"no webhook target for {msg.city}/{msg.route}", now, None)
             return
         try:
             await self._post(target, msg)

@@ -35,8 +35,13 @@ class ReceivedAction:
 
 
 class AmiSession:
-    def __init__(self, server: AmiServer, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, number: int) -> None:
+    def __init__(
+        self,
+        server: AmiServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        number: int,
+    ) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
@@ -145,25 +150,31 @@ async def _events(s: AmiSession, pairs: Pairs, aid: str | None) -> None:
 
 
 async def _core_show_channels(s: AmiSession, pairs: Pairs, aid: str | None) -> None:
-    s.send(d.response("Success", aid, ("EventList", "start"),
-                      ("Message", "Channels will follow")))
+    s.send(d.response("Success", aid, ("EventList", "start"), ("Message", "Channels will follow")))
     channels = s.pbx.live_channels()
     for ch in channels:
         head: Pairs = [("Event", "CoreShowChannel")]
         if aid is not None:
             head.append(("ActionID", aid))
-        s.send(head + ch.headers() + [
-            ("Application", ch.application),
-            ("ApplicationData", ch.app_data),
-            ("Duration", ch.duration()),
-            ("BridgeId", ch.bridge_id),
-        ])
+        s.send(
+            head
+            + ch.headers()
+            + [
+                ("Application", ch.application),
+                ("ApplicationData", ch.app_data),
+                ("Duration", ch.duration()),
+                ("BridgeId", ch.bridge_id),
+            ]
+        )
     s.send(_list_complete("CoreShowChannelsComplete", aid, len(channels)))
 
 
 async def _status(s: AmiSession, pairs: Pairs, aid: str | None) -> None:
-    s.send(d.response("Success", aid, ("EventList", "start"),
-                      ("Message", "Channel status will follow")))
+    s.send(
+        d.response(
+            "Success", aid, ("EventList", "start"), ("Message", "Channel status will follow")
+        )
+    )
     channels = s.pbx.live_channels()
     for ch in channels:
         head: Pairs = [("Event", "Status"), ("Privilege", "Call")]
@@ -220,8 +231,9 @@ async def _redirect(s: AmiSession, pairs: Pairs, aid: str | None) -> None:
         s.send(d.error(aid, d.channel_does_not_exist(name)))
         return
     s.send(d.success(aid, "Redirect successful"))
-    call.redirect(first(pairs, "Context"), first(pairs, "Exten", "s"),
-                  int(first(pairs, "Priority", "1") or 1))
+    call.redirect(
+        first(pairs, "Context"), first(pairs, "Exten", "s"), int(first(pairs, "Priority", "1") or 1)
+    )
 
 
 async def _hangup(s: AmiSession, pairs: Pairs, aid: str | None) -> None:
@@ -251,15 +263,25 @@ async def _user_event(s: AmiSession, pairs: Pairs, aid: str | None) -> None:
 async def _command(s: AmiSession, pairs: Pairs, aid: str | None) -> None:
     command = first(pairs, "Command").strip()
     if command == "core show version":
-        s.send(d.response("Success", aid, ("Message", "Command output follows"),
-                          ("Output", d.CORE_VERSION)))
+        s.send(
+            d.response(
+                "Success", aid, ("Message", "Command output follows"), ("Output", d.CORE_VERSION)
+            )
+        )
         return
     words = " ".join(command.split()[:2])
-    s.send(d.response("Error", aid, ("Message", "Command output follows"), (
-        "Output",
-        f"No such command '{command}' (type 'core show help {words}' "
-        "for other possible commands)",
-    )))
+    s.send(
+        d.response(
+            "Error",
+            aid,
+            ("Message", "Command output follows"),
+            (
+                "Output",
+                f"No such command '{command}' (type 'core show help {words}' "
+                "for other possible commands)",
+            ),
+        )
+    )
 
 
 async def _originate(s: AmiSession, pairs: Pairs, aid: str | None) -> None:

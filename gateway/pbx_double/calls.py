@@ -49,8 +49,11 @@ FRAME_BYTES = 320
 FRAME_SECONDS = 0.02
 SILENCE = bytes(FRAME_BYTES)
 DIAL_STATUSES = ("ANSWER", "BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION")
-_HANGUP_CAUSE = {"BUSY": (17, "User busy"), "NOANSWER": (19, "User alerting, no answer"),
-                 "CONGESTION": (34, "Circuit/channel congestion")}
+_HANGUP_CAUSE = {
+    "BUSY": (17, "User busy"),
+    "NOANSWER": (19, "User alerting, no answer"),
+    "CONGESTION": (34, "Circuit/channel congestion"),
+}
 ROUTE_CONTEXTS = ("route-119", "route-120", "route-12345", "route-mediation")
 
 
@@ -174,8 +177,15 @@ class SimulatedCall:
         ch = self.channel
         self.pbx.emit(d.channel_event("DTMFBegin", ch, ("Digit", digit), ("Direction", "Received")))
         await asyncio.sleep(duration_ms / 1000)
-        self.pbx.emit(d.channel_event("DTMFEnd", ch, ("Digit", digit),
-                                      ("DurationMs", str(duration_ms)), ("Direction", "Received")))
+        self.pbx.emit(
+            d.channel_event(
+                "DTMFEnd",
+                ch,
+                ("Digit", digit),
+                ("DurationMs", str(duration_ms)),
+                ("Direction", "Received"),
+            )
+        )
         if self.leg is not None and self.leg_close_reason is None:
             with contextlib.suppress(ConnectionError, OSError, RuntimeError):
                 await self.leg.send_dtmf(digit)
@@ -197,9 +207,7 @@ class SimulatedCall:
         ch.context, ch.exten, ch.priority = context, exten, priority
         self.context_history.append(context)
         self._changed()
-        handler = _CONTEXTS.get(context) or (
-            _route_trunk if context in ROUTE_CONTEXTS else None
-        )
+        handler = _CONTEXTS.get(context) or (_route_trunk if context in ROUTE_CONTEXTS else None)
         if handler is None:
             log.warning("pbx_double.no_such_context", context=context)
             self._hangup_events(1, "Unallocated (unassigned) number", request=False)
@@ -255,8 +263,9 @@ class SimulatedCall:
         self._finish(0, "Unknown")
 
     def _finish(self, cause: int, text: str) -> None:
-        self.pbx.emit(d.channel_event("Hangup", self.channel, ("Cause", str(cause)),
-                                      ("Cause-txt", text)))
+        self.pbx.emit(
+            d.channel_event("Hangup", self.channel, ("Cause", str(cause)), ("Cause-txt", text))
+        )
         self.hangup_cause = cause
         self.pbx.forget_channel(self.channel)
         self._changed()
@@ -275,14 +284,23 @@ class SimulatedCall:
         if status == "CHANUNAVAIL":
             return self._dial_done(dial_string, status)
         dest = self.pbx.new_channel(
-            f"PJSIP/{trunk_of(dial_string)}", context="from-trunk", exten="s", state=0,
+            f"PJSIP/{trunk_of(dial_string)}",
+            context="from-trunk",
+            exten="s",
+            state=0,
             linkedid=caller.linkedid,
         )
         dest.caller_id_num, dest.caller_id_name = caller.caller_id_num, caller.caller_id_name
         dest.connected_num, dest.connected_name = caller.caller_id_num, caller.caller_id_name
         self.pbx.emit(d.channel_event("Newchannel", dest))
-        self.pbx.emit(d.event("DialBegin", caller.headers(), dest.headers("Dest"),
-                              [("DialString", dial_string.split("/", 1)[-1])]))
+        self.pbx.emit(
+            d.event(
+                "DialBegin",
+                caller.headers(),
+                dest.headers("Dest"),
+                [("DialString", dial_string.split("/", 1)[-1])],
+            )
+        )
         dest.state = 5
         self.pbx.emit(d.channel_event("Newstate", dest))
         try:
@@ -293,12 +311,14 @@ class SimulatedCall:
         if status == "ANSWER":
             dest.state = 6
             self.pbx.emit(d.channel_event("Newstate", dest))
-            self.pbx.emit(d.event("DialEnd", caller.headers(), dest.headers("Dest"),
-                                  [("DialStatus", status)]))
+            self.pbx.emit(
+                d.event("DialEnd", caller.headers(), dest.headers("Dest"), [("DialStatus", status)])
+            )
             self._bridge(dest)
             return self._dial_done(dial_string, status)
-        self.pbx.emit(d.event("DialEnd", caller.headers(), dest.headers("Dest"),
-                              [("DialStatus", status)]))
+        self.pbx.emit(
+            d.event("DialEnd", caller.headers(), dest.headers("Dest"), [("DialStatus", status)])
+        )
         cause, text = _HANGUP_CAUSE.get(status, (16, "Normal Clearing"))
         self._drop_dest(dest, cause, text)
         return self._dial_done(dial_string, status)
@@ -320,8 +340,9 @@ class SimulatedCall:
     def _drop_dest(self, dest: SimChannel, cause: int, text: str) -> None:
         if dest.bridge_id:
             for members, ch in ((1, dest), (0, self.channel)):
-                self.pbx.emit(d.event("BridgeLeave", d.bridge_block(dest.bridge_id, members),
-                                      ch.headers()))
+                self.pbx.emit(
+                    d.event("BridgeLeave", d.bridge_block(dest.bridge_id, members), ch.headers())
+                )
                 ch.bridge_id = ""
         self.pbx.emit(d.channel_event("Hangup", dest, ("Cause", str(cause)), ("Cause-txt", text)))
         self.pbx.forget_channel(dest)
@@ -414,8 +435,15 @@ async def _gateway_in(call: SimulatedCall, exten: str) -> Location | None:
     call.set_var(2, "GW_UUID", call_uuid)
     city = call.variables.get("GW_CITY", "")
     call.app(3, "UserEvent", f"GatewayCallStart,Uuid: {call_uuid},City: {city}")
-    call.pbx.emit(d.channel_event("UserEvent", call.channel, ("UserEvent", "GatewayCallStart"),
-                                  ("Uuid", call_uuid), ("City", city)))
+    call.pbx.emit(
+        d.channel_event(
+            "UserEvent",
+            call.channel,
+            ("UserEvent", "GatewayCallStart"),
+            ("Uuid", call_uuid),
+            ("City", city),
+        )
+    )
     host, port = call.pbx.audiosocket
     target = f"{call_uuid},{host}:{port}"
     call.app(4, "TryExec", f"AudioSocket({target})")
@@ -438,8 +466,9 @@ def _route_enter(call: SimulatedCall, route: str) -> None:
         ("Reason", call.variables.get("GW_ROUTE_REASON", "")),
     )
     call.app(1, "Gosub", f"gw-route-enter,s,1({route})")
-    call.pbx.emit(d.channel_event("UserEvent", call.channel, ("UserEvent", "GatewayRoute"),
-                                  *fields))
+    call.pbx.emit(
+        d.channel_event("UserEvent", call.channel, ("UserEvent", "GatewayRoute"), *fields)
+    )
 
 
 async def _route_trunk(call: SimulatedCall, exten: str) -> Location | None:
@@ -480,8 +509,16 @@ async def _survey(call: SimulatedCall, exten: str) -> Location | None:
     result = {"1": "satisfied", "2": "unsatisfied"}.get(digit, "no-input")
     ticket = call.variables.get("GW_TICKET", "")
     call.app(4, "UserEvent", f"SurveyResult,Ticket: {ticket},Result: {result},Digit: {digit}")
-    call.pbx.emit(d.channel_event("UserEvent", call.channel, ("UserEvent", "SurveyResult"),
-                                  ("Ticket", ticket), ("Result", result), ("Digit", digit)))
+    call.pbx.emit(
+        d.channel_event(
+            "UserEvent",
+            call.channel,
+            ("UserEvent", "SurveyResult"),
+            ("Ticket", ticket),
+            ("Result", result),
+            ("Digit", digit),
+        )
+    )
     call.app(5, "Hangup", "")
     call._hangup_events(16, "Normal Clearing", request=True)
     return None

@@ -31,8 +31,7 @@ GOODBYE = "Thanks for all the fish."
 
 def unknown_command(action: str) -> str:
     return (
-        f"Invalid/unknown command: {action}. "
-        "Use Action: ListCommands to show available commands."
+        f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
     )
 
 

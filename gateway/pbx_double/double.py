@@ -149,8 +149,9 @@ class PbxDouble:
         """
         channel = self.new_channel(self.trunk_prefix, context="from-110", exten=did, state=4)
         channel.caller_id_num, channel.caller_id_name = caller_id, caller_name or d.UNKNOWN
-        call = SimulatedCall(self, channel, ("from-110", did, 1), audio=audio,
-                             dtmf_script=dtmf_script)
+        call = SimulatedCall(
+            self, channel, ("from-110", did, 1), audio=audio, dtmf_script=dtmf_script
+        )
         self._start_call(call)
         return call
 
@@ -160,8 +161,16 @@ class PbxDouble:
         self.emit(d.channel_event("Newchannel", call.channel))
         call.task = self.spawn(call.run())
 
-    def new_channel(self, prefix: str, *, context: str, exten: str, state: int,
-                    linkedid: str | None = None, suffix: str = "") -> SimChannel:
+    def new_channel(
+        self,
+        prefix: str,
+        *,
+        context: str,
+        exten: str,
+        state: int,
+        linkedid: str | None = None,
+        suffix: str = "",
+    ) -> SimChannel:
         sequence = self._sequence
         self._sequence += 1
         uniqueid = f"{self._uniqueid_base}.{sequence}"
@@ -258,13 +267,24 @@ class PbxDouble:
             await asyncio.sleep(self.ring_time)
         if outcome != "ANSWER":
             if report:
-                self.emit(d.originate_response(
-                    request.action_id, False, request.channel, request.context,
-                    request.exten, _ORIGINATE_REASON[outcome],
-                ))
+                self.emit(
+                    d.originate_response(
+                        request.action_id,
+                        False,
+                        request.channel,
+                        request.context,
+                        request.exten,
+                        _ORIGINATE_REASON[outcome],
+                    )
+                )
             return False
-        channel = self.new_channel(f"Local/{rest}", context=request.context or "",
-                                   exten=request.exten, state=6, suffix=";1")
+        channel = self.new_channel(
+            f"Local/{rest}",
+            context=request.context or "",
+            exten=request.exten,
+            state=6,
+            suffix=";1",
+        )
         num, name = parse_caller_id(request.caller_id)
         channel.caller_id_num, channel.caller_id_name = num or d.UNKNOWN, name or d.UNKNOWN
         call = SimulatedCall(self, channel, (request.context, request.exten, request.priority))
@@ -275,10 +295,19 @@ class PbxDouble:
         for key, value in request.variables.items():
             self.set_channel_variable(channel, key, value)
         if report:
-            self.emit(d.originate_response(
-                request.action_id, True, channel.name, request.context, request.exten, 4,
-                channel.uniqueid, channel.caller_id_num, channel.caller_id_name,
-            ))
+            self.emit(
+                d.originate_response(
+                    request.action_id,
+                    True,
+                    channel.name,
+                    request.context,
+                    request.exten,
+                    4,
+                    channel.uniqueid,
+                    channel.caller_id_num,
+                    channel.caller_id_name,
+                )
+            )
         if request.context:
             call.task = self.spawn(call.run())
         return True

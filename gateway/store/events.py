@@ -52,7 +52,9 @@ class EventBus:
             return str(
                 await guarded(
                     self._client.xadd(
-                        self.stream, event_fields(kind, data), maxlen=STREAM_MAXLEN,
+                        self.stream,
+                        event_fields(kind, data),
+                        maxlen=STREAM_MAXLEN,
                         approximate=True,
                     ),
                     self._timeout,

@@ -90,8 +90,7 @@ class LoopKeeper:
         await self.store.trim_indexes(now)
         return report
 
-    async def _overdue(self, kind: str, ticket_id: str, now: datetime, report: SweepReport
-                       ) -> None:
+    async def _overdue(self, kind: str, ticket_id: str, now: datetime, report: SweepReport) -> None:
         ticket = await self.store.get_ticket(ticket_id)
         await self.store.clear_due(kind, ticket_id)  # one alert per step, not per sweep
         if ticket is None:
@@ -100,13 +99,21 @@ class LoopKeeper:
         if not late:
             return
         report.alerts.append(f"{kind}:{ticket_id}")
-        detail = {"ticket": ticket_id, "city": ticket.city, "route": ticket.route,
-                  "step": kind, "due_at": late[0].due_at.isoformat()}
+        detail = {
+            "ticket": ticket_id,
+            "city": ticket.city,
+            "route": ticket.route,
+            "step": kind,
+            "due_at": late[0].due_at.isoformat(),
+        }
         await self.store.raise_alert("sla_breach", detail, now)
         await self.store.count_metric(ticket, f"sla_{kind}")
-        await self.store.add_note(ticket_id, actor="sweep", now=now,
-                                  detail={"alert": f"{kind} overdue",
-                                          "due_at": late[0].due_at.isoformat()})
+        await self.store.add_note(
+            ticket_id,
+            actor="sweep",
+            now=now,
+            detail={"alert": f"{kind} overdue", "due_at": late[0].due_at.isoformat()},
+        )
         if self.loop.escalate_overdue:
             await self.escalate(ticket, f"{kind} overdue", now)
             report.escalated.append(ticket_id)
@@ -120,8 +127,12 @@ class LoopKeeper:
         )
         if result.applied:
             await self.store.create_callback_task(
-                call_id=ticket.call_id, city=ticket.city, caller=ticket.caller,
-                heard=ticket.transcript, reason=f"escalated {ticket.id}: {reason}", at=now,
+                call_id=ticket.call_id,
+                city=ticket.city,
+                caller=ticket.caller,
+                heard=ticket.transcript,
+                reason=f"escalated {ticket.id}: {reason}",
+                at=now,
             )
         return result
 
@@ -144,18 +155,23 @@ class LoopKeeper:
             return
         try:
             placed = await self.originator.originate(
-                ticket.caller, context=self.loop.survey_context,
+                ticket.caller,
+                context=self.loop.survey_context,
                 variables={"GW_TICKET": ticket.id},
             )
         except Exception as exc:  # the AMI edge failed: retry later, like no answer
             log.warning("survey_originate_failed", ticket=ticket.id, error=str(exc))
             placed = False
         (report.surveys_placed if placed else report.surveys_failed).append(ticket_id)
-        await self.store.add_note(ticket_id, actor="survey", now=now,
-                                  detail={"survey_try": tries, "placed": placed})
+        await self.store.add_note(
+            ticket_id, actor="survey", now=now, detail={"survey_try": tries, "placed": placed}
+        )
 
     async def survey_result(
-        self, ticket_id: str, result: str | int, now: datetime | None = None,
+        self,
+        ticket_id: str,
+        result: str | int,
+        now: datetime | None = None,
         actor: str = "survey",
     ) -> Transition:
         """SurveyResult user event (Result 1 satisfied, 2 not): 回访 done, loop closed.
@@ -168,15 +184,20 @@ class LoopKeeper:
         if satisfaction is None:
             return Transition(Verdict.REFUSED, ticket, f"unknown survey result {result!r}")
         followed = await self.store.transition(
-            ticket_id, Step.FOLLOW_UP, actor=actor, now=now,
+            ticket_id,
+            Step.FOLLOW_UP,
+            actor=actor,
+            now=now,
             detail={"satisfaction": satisfaction},
         )
         if not followed.applied:
             return followed
         if satisfaction == "unsatisfied":
             await self.store.raise_alert(
-                "unsatisfied", {"ticket": ticket_id, "city": ticket.city,
-                                "route": ticket.route}, now)
+                "unsatisfied",
+                {"ticket": ticket_id, "city": ticket.city, "route": ticket.route},
+                now,
+            )
         return await self.store.transition(
             ticket_id, Step.CLOSE, actor=actor, now=now, detail={"satisfaction": satisfaction}
         )

@@ -71,17 +71,23 @@ class OutboxQueue:
 
     async def delivered(self, msg: OutboxMessage, now: datetime) -> None:
         """The receiver answered 2xx: forget the message; a created ticket is now 流转."""
+
         def drop(pipe: Any, *_: Ticket) -> None:
             pipe.zrem(self.keys.outbox_due, msg.id)
             pipe.delete(self.keys.outbox_msg(msg.id))
             pipe.hincrby(self.keys.outbox_counts, "delivered", 1)
 
         if msg.kind == "ticket.created":
+
             def transfer(ticket: Ticket) -> Ticket:
                 return loop_machine.apply(
-                    ticket, Step.TRANSFER, actor="outbox", at=now,
+                    ticket,
+                    Step.TRANSFER,
+                    actor="outbox",
+                    at=now,
                     detail={"receiver": f"{msg.city}/{msg.route}", "attempts": msg.attempts + 1},
                 ).ticket
+
             try:
                 await self.store._update(msg.ticket_id, transfer, drop, "outbox delivered")
                 return
@@ -99,22 +105,37 @@ class OutboxQueue:
         self, msg: OutboxMessage, error: str, now: datetime, retry_at: datetime | None
     ) -> None:
         """Count the attempt; retry at ``retry_at`` or, when None, dead-letter it."""
+
         async def run() -> None:
             key = self.keys.outbox_msg(msg.id)
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping={"attempts": str(msg.attempts + 1),
-                                        "last_error": error[:500],
-                                        "last_at": now.isoformat()})
+                pipe.hset(
+                    key,
+                    mapping={
+                        "attempts": str(msg.attempts + 1),
+                        "last_error": error[:500],
+                        "last_at": now.isoformat(),
+                    },
+                )
                 if retry_at is None:
                     pipe.zrem(self.keys.outbox_due, msg.id)
                     pipe.zadd(self.keys.outbox_dead, {msg.id: now.timestamp()})
                     pipe.persist(key)  # supervisors decide; not lost to expiry
                     pipe.hincrby(self.keys.outbox_counts, "dead", 1)
-                    alert = {"kind": "dead_letter", "at": now.isoformat(), "message": msg.id,
-                             "ticket": msg.ticket_id, "error": error[:200]}
+                    alert = {
+                        "kind": "dead_letter",
+                        "at": now.isoformat(),
+                        "message": msg.id,
+                        "ticket": msg.ticket_id,
+                        "error": error[:200],
+                    }
                     pipe.lpush(self.keys.alerts, json.dumps(alert, ensure_ascii=False))
-                    pipe.xadd(self.keys.events, event_fields("alert", alert), maxlen=20_000,
-                              approximate=True)
+                    pipe.xadd(
+                        self.keys.events,
+                        event_fields("alert", alert),
+                        maxlen=20_000,
+                        approximate=True,
+                    )
                 else:
                     pipe.zadd(self.keys.outbox_due, {msg.id: retry_at.timestamp()})
                     pipe.hincrby(self.keys.outbox_counts, "retried", 1)
@@ -129,14 +150,13 @@ class OutboxQueue:
                 for msg_id in ids:
                     pipe.hgetall(self.keys.outbox_msg(msg_id))
                 found = await pipe.execute()
-            return [
-                {k: v for k, v in f.items() if k != "body"} for f in found if f
-            ]
+            return [{k: v for k, v in f.items() if k != "body"} for f in found if f]
 
         return await guarded(run(), self.timeout * 2, "dead letters")
 
     async def requeue(self, msg_id: str, now: datetime) -> bool:
         """A supervisor sends a dead letter again (attempts start over)."""
+
         async def run() -> bool:
             removed = await self.client.zrem(self.keys.outbox_dead, msg_id)
             if not removed:
@@ -158,7 +178,10 @@ class OutboxQueue:
                 pipe.zcard(self.keys.outbox_due)
                 pipe.zcard(self.keys.outbox_dead)
                 totals, pending, dead = await pipe.execute()
-            return {**{k: int(v) for k, v in totals.items()}, "pending": int(pending),
-                    "dead_now": int(dead)}
+            return {
+                **{k: int(v) for k, v in totals.items()},
+                "pending": int(pending),
+                "dead_now": int(dead),
+            }
 
         return await guarded(run(), self.timeout, "outbox counts")

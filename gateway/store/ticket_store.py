@@ -244,8 +244,12 @@ class TicketStore:
         pipe.set(k.ticket(ticket.id), _dump(to_record(ticket)), ex=self._ticket_ttl)
         pipe.set(
             k.ticket_pii(ticket.id),
-            _dump({"transcript": ticket.transcript,
-                   "entities": [{"kind": e.kind, "value": e.value} for e in ticket.entities]}),
+            _dump(
+                {
+                    "transcript": ticket.transcript,
+                    "entities": [{"kind": e.kind, "value": e.value} for e in ticket.entities],
+                }
+            ),
             ex=self._transcript_ttl,
         )
         pipe.zadd(k.tickets_by_time, {ticket.id: _ts(ticket.created_at)})
@@ -258,8 +262,12 @@ class TicketStore:
         self._index_loop(pipe, ticket)
         if ticket.loop_required or self._target_name(ticket.city, ticket.route):
             self._enqueue(pipe, ticket, "ticket.created")
-        pipe.xadd(k.events, event_fields("ticket", self._board_view(ticket)),
-                  maxlen=20_000, approximate=True)
+        pipe.xadd(
+            k.events,
+            event_fields("ticket", self._board_view(ticket)),
+            maxlen=20_000,
+            approximate=True,
+        )
 
     def _count(self, pipe: Pipeline, ticket: Ticket, increments: dict[str, int]) -> None:
         key = self.keys.stats(stats_rules.stats_day(ticket.created_at))
@@ -339,7 +347,8 @@ class TicketStore:
         )
         tickets = await self.get_tickets(ids)
         chosen = [
-            t for t in tickets
+            t
+            for t in tickets
             if (state is None or t.state.value == state) and (city is None or t.city == city)
         ]
         return chosen[:limit]
@@ -411,8 +420,12 @@ class TicketStore:
                     if after is not before:
                         pipe.set(key, _dump(to_record(after)), keepttl=True)
                         self._index_loop(pipe, after)
-                        pipe.xadd(self.keys.events, event_fields("ticket", self._board_view(after)),
-                                  maxlen=20_000, approximate=True)
+                        pipe.xadd(
+                            self.keys.events,
+                            event_fields("ticket", self._board_view(after)),
+                            maxlen=20_000,
+                            approximate=True,
+                        )
                     if extra:
                         extra(pipe, before, after)
                     await pipe.execute()
@@ -425,8 +438,10 @@ class TicketStore:
     ) -> Ticket:
         at = now or utcnow()
         _, after = await self._update(
-            ticket_id, lambda t: loop_machine.note(t, actor=actor, at=at, detail=detail),
-            None, "note",
+            ticket_id,
+            lambda t: loop_machine.note(t, actor=actor, at=at, detail=detail),
+            None,
+            "note",
         )
         return after
 
@@ -475,11 +490,19 @@ class TicketStore:
         since = at - timedelta(hours=horizon)
         ids = await guarded(
             self.client.zrangebyscore(self.keys.caller(number), _ts(since), _ts(at)),
-            self.timeout, "caller lookup",
+            self.timeout,
+            "caller lookup",
         )
         prior = [
-            PriorCall(t.id, t.category, t.intended_route or t.route, t.state.value, t.outcome,
-                      t.satisfaction, t.created_at)
+            PriorCall(
+                t.id,
+                t.category,
+                t.intended_route or t.route,
+                t.state.value,
+                t.outcome,
+                t.satisfaction,
+                t.created_at,
+            )
             for t in await self.get_tickets(ids)
         ]
         return decide_repeat(number, category, at, prior, self.loop)
@@ -526,10 +549,15 @@ class TicketStore:
         async def write() -> None:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.set(self.keys.callback(task["id"]), _dump(stored), ex=self._transcript_ttl)
-                pipe.zadd(self.keys.callbacks, {task["id"]: _ts(datetime.fromisoformat(
-                    task["at"]))})
-                pipe.xadd(self.keys.events, event_fields("callback", _masked_task(stored)),
-                          maxlen=20_000, approximate=True)
+                pipe.zadd(
+                    self.keys.callbacks, {task["id"]: _ts(datetime.fromisoformat(task["at"]))}
+                )
+                pipe.xadd(
+                    self.keys.events,
+                    event_fields("callback", _masked_task(stored)),
+                    maxlen=20_000,
+                    approximate=True,
+                )
                 await pipe.execute()
 
         await guarded(write(), self.timeout, "create callback task")
@@ -591,8 +619,12 @@ class TicketStore:
                 pipe.expire(k.call(call_id), self._transcript_ttl)
                 pipe.zadd(k.calls_recent, {call_id: _ts(at)})
                 pipe.zremrangebyrank(k.calls_recent, 0, -RECENT_CALLS - 1)
-                pipe.xadd(k.events, event_fields("call", {"call_id": call_id, **_masked(entry)}),
-                          maxlen=20_000, approximate=True)
+                pipe.xadd(
+                    k.events,
+                    event_fields("call", {"call_id": call_id, **_masked(entry)}),
+                    maxlen=20_000,
+                    approximate=True,
+                )
                 await pipe.execute()
 
         await guarded(write(), self.timeout, "append call event")
@@ -611,7 +643,8 @@ class TicketStore:
 
     async def recent_calls(self, limit: int = 50) -> list[dict[str, Any]]:
         ids = await guarded(
-            self.client.zrevrange(self.keys.calls_recent, 0, limit - 1), self.timeout,
+            self.client.zrevrange(self.keys.calls_recent, 0, limit - 1),
+            self.timeout,
             "recent calls",
         )
 
@@ -634,8 +667,9 @@ class TicketStore:
                 for day in days:
                     pipe.hgetall(self.keys.stats(day))
                 hashes = await pipe.execute()
-            return [(d, {k: int(v) for k, v in h.items()}) for d, h in zip(days, hashes,
-                                                                            strict=True)]
+            return [
+                (d, {k: int(v) for k, v in h.items()}) for d, h in zip(days, hashes, strict=True)
+            ]
 
         return await guarded(read(), max(self.timeout, 0.05 * len(days)), "read statistics")
 
@@ -666,8 +700,9 @@ class TicketStore:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.lpush(self.keys.alerts, _dump(entry))
                 pipe.ltrim(self.keys.alerts, 0, ALERTS_MAX - 1)
-                pipe.xadd(self.keys.events, event_fields("alert", entry), maxlen=20_000,
-                          approximate=True)
+                pipe.xadd(
+                    self.keys.events, event_fields("alert", entry), maxlen=20_000, approximate=True
+                )
                 await pipe.execute()
 
         await guarded(write(), self.timeout, "alert")
@@ -685,16 +720,19 @@ class TicketStore:
         return list(
             await guarded(
                 self.client.zrangebyscore(self.keys.loop_due(kind), "-inf", _ts(now), 0, limit),
-                self.timeout, f"due {kind}",
+                self.timeout,
+                f"due {kind}",
             )
         )
 
     async def clear_due(self, kind: str, ticket_id: str) -> None:
-        await guarded(self.client.zrem(self.keys.loop_due(kind), ticket_id), self.timeout,
-                      "clear due")
+        await guarded(
+            self.client.zrem(self.keys.loop_due(kind), ticket_id), self.timeout, "clear due"
+        )
 
     async def reschedule_followup(self, ticket_id: str, at: datetime) -> int:
         """Next survey try; returns the number of tries so far."""
+
         async def write() -> int:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.hincrby(self.keys.survey_attempts, ticket_id, 1)
@@ -714,8 +752,9 @@ class TicketStore:
         await guarded(write(), self.timeout, "manual follow-up")
 
     async def manual_followups(self) -> list[Ticket]:
-        ids = await guarded(self.client.zrange(self.keys.manual_followups, 0, -1), self.timeout,
-                            "manual follow-ups")
+        ids = await guarded(
+            self.client.zrange(self.keys.manual_followups, 0, -1), self.timeout, "manual follow-ups"
+        )
         return await self.get_tickets(ids)
 
     async def trim_indexes(self, now: datetime) -> int:
@@ -727,8 +766,11 @@ class TicketStore:
         async def run() -> int:
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.zremrangebyscore(self.keys.tickets_by_time, "-inf", _ts(horizon))
-                pipe.xtrim(self.keys.events, minid=f"{int(_ts(events_horizon) * 1000)}-0",
-                           approximate=False)
+                pipe.xtrim(
+                    self.keys.events,
+                    minid=f"{int(_ts(events_horizon) * 1000)}-0",
+                    approximate=False,
+                )
                 dropped, _ = await pipe.execute()
             return int(dropped)
 
@@ -747,8 +789,7 @@ class TicketStore:
         pipe.zrem(self.keys.outbox_due, created)
         pipe.delete(self.keys.outbox_msg(created))
 
-    def _enqueue(self, pipe: Pipeline, ticket: Ticket, kind: str, route: str | None = None
-                 ) -> None:
+    def _enqueue(self, pipe: Pipeline, ticket: Ticket, kind: str, route: str | None = None) -> None:
         route = route or ticket.route
         msg_id = f"{ticket.id}:{kind}"
         body = {"event": kind, "idempotency_key": msg_id, "ticket": to_json(ticket)}
@@ -773,8 +814,9 @@ def _fallen_back(ticket: Ticket, reason: str, at: datetime) -> Ticket:
     if ticket.route == "110":
         return ticket
     moved = replace(ticket, route="110", intended_route=ticket.route, route_reason=reason)
-    return loop_machine.note(moved, actor="gateway", at=at,
-                             detail={"fallback": reason, "from": ticket.route})
+    return loop_machine.note(
+        moved, actor="gateway", at=at, detail={"fallback": reason, "from": ticket.route}
+    )
 
 
 def _masked(entry: dict[str, Any]) -> dict[str, Any]:

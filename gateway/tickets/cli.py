@@ -41,8 +41,9 @@ def _store(args: argparse.Namespace) -> TicketStore:
 
     settings = load_settings(args.config)
     if args.redis:
-        settings = settings.model_copy(update={
-            "redis": settings.redis.model_copy(update={"url": args.redis})})
+        settings = settings.model_copy(
+            update={"redis": settings.redis.model_copy(update={"url": args.redis})}
+        )
     return TicketStore.from_settings(settings)
 
 
@@ -99,8 +100,10 @@ async def _dead_letters(args: argparse.Namespace) -> int:
         await store.close()
     print(json.dumps(counts, ensure_ascii=False))
     for message in dead:
-        print(f"{message['id']}  {message['city']}/{message['route']}  "
-              f"tries={message['attempts']}  {message['last_error']}")
+        print(
+            f"{message['id']}  {message['city']}/{message['route']}  "
+            f"tries={message['attempts']}  {message['last_error']}"
+        )
     return 0
 
 
@@ -129,8 +132,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--city", help="one city code (default: all)")
     p.add_argument("--from", dest="from_", type=_day, help="first day (default: 30 days ago)")
     p.add_argument("--to", type=_day, help="last day (default: today, China time)")
-    p.add_argument("--by", type=_group, default=("city",),
-                   help="group by a comma list of day,city,route,category (default: city)")
+    p.add_argument(
+        "--by",
+        type=_group,
+        default=("city",),
+        help="group by a comma list of day,city,route,category (default: city)",
+    )
     p.add_argument("--csv", action="store_true", help="CSV instead of a table")
     p.set_defaults(func=_run(_stats))
 

@@ -25,9 +25,24 @@ STATS_TZ = timezone(timedelta(hours=8), "CST")
 def stats_day(at: datetime) -> date:
     return at.astimezone(STATS_TZ).date()
 
+
 # upper edges (ms) of the time-to-route histogram; the last bucket is open
 TTR_EDGES_MS: tuple[int, ...] = (
-    500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 15000, 20000, 25000, 30000, 60000,
+    500,
+    1000,
+    2000,
+    3000,
+    4000,
+    5000,
+    6000,
+    8000,
+    10000,
+    12000,
+    15000,
+    20000,
+    25000,
+    30000,
+    60000,
 )
 GROUP_KEYS = ("day", "city", "route", "category")
 
@@ -42,6 +57,7 @@ def ttr_bucket(route_ms: int) -> int:
 
 def on_created(ticket: Ticket) -> dict[str, int]:
     """Counter increments for a new ticket."""
+
     def f(metric: str) -> str:
         return field_name(ticket.city, ticket.route, ticket.category, metric)
 
@@ -140,8 +156,12 @@ def aggregate(
             row_city, route, category, metric = parts
             if city and row_city != city:
                 continue
-            values = {"day": day.isoformat(), "city": row_city, "route": route,
-                      "category": category}
+            values = {
+                "day": day.isoformat(),
+                "city": row_city,
+                "route": route,
+                "category": category,
+            }
             key = tuple(values[k] for k in group_by)
             row = rows.get(key)
             if row is None:
@@ -161,16 +181,34 @@ def _add(row: StatsRow, metric: str, count: int) -> None:
 def total(rows: Iterable[StatsRow]) -> StatsRow:
     out = StatsRow({"total": "total"})
     for row in rows:
-        for name in ("calls", "diverted", "move_car", "fallback_110", "loop_closed", "escalated",
-                     "sla_ack", "sla_feedback"):
+        for name in (
+            "calls",
+            "diverted",
+            "move_car",
+            "fallback_110",
+            "loop_closed",
+            "escalated",
+            "sla_ack",
+            "sla_feedback",
+        ):
             setattr(out, name, getattr(out, name) + getattr(row, name))
         for bucket, count in row.ttr.items():
             out.ttr[bucket] = out.ttr.get(bucket, 0) + count
     return out
 
 
-COLUMNS = ("calls", "diverted", "diversion_rate", "move_car", "ttr_median_ms", "fallback_110",
-           "loop_closed", "loop_completion", "escalated", "sla_breaches")
+COLUMNS = (
+    "calls",
+    "diverted",
+    "diversion_rate",
+    "move_car",
+    "ttr_median_ms",
+    "fallback_110",
+    "loop_closed",
+    "loop_completion",
+    "escalated",
+    "sla_breaches",
+)
 
 
 def to_csv(rows: list[StatsRow], group_by: tuple[str, ...]) -> str:
@@ -197,8 +235,9 @@ def to_table(rows: list[StatsRow], group_by: tuple[str, ...]) -> str:
     for row in [*rows, total(rows)]:
         data = row.as_dict()
         keys = [row.key.get(k, "TOTAL" if i == 0 else "") for i, k in enumerate(group_by)]
-        cells = [_cell(data[c]) if not isinstance(data[c], float) else f"{data[c]:.1%}"
-                 for c in COLUMNS]
+        cells = [
+            _cell(data[c]) if not isinstance(data[c], float) else f"{data[c]:.1%}" for c in COLUMNS
+        ]
         body.append(keys + cells)
     widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True))]

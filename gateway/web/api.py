@@ -75,8 +75,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def text_field(data: dict[str, Any], name: str, *, required: bool = False,
-               limit: int = MAX_NOTE) -> str:
+def text_field(
+    data: dict[str, Any], name: str, *, required: bool = False, limit: int = MAX_NOTE
+) -> str:
     value = data.get(name, "")
     if value is None:
         value = ""
@@ -85,8 +86,7 @@ def text_field(data: dict[str, Any], name: str, *, required: bool = False,
     if required and not value.strip():
         raise error(422, "missing_field", f"'{name}' is required", field=name)
     if len(value) > limit:
-        raise error(422, "invalid_field", f"'{name}' is longer than {limit} characters",
-                    field=name)
+        raise error(422, "invalid_field", f"'{name}' is longer than {limit} characters", field=name)
     return value
 
 
@@ -183,20 +183,22 @@ class Api:
         except ValueError:
             raise error(400, "bad_query", "limit must be a number") from None
         tickets = await self.store.list_tickets(
-            limit=limit, state=request.query.get("state"), city=request.query.get("city"))
+            limit=limit, state=request.query.get("state"), city=request.query.get("city")
+        )
         return web.json_response([to_json(t) for t in tickets])
 
-    async def _step(self, request: web.Request, permission: str, step: Step,
-                    detail: dict[str, Any]) -> web.Response:
+    async def _step(
+        self, request: web.Request, permission: str, step: Step, detail: dict[str, Any]
+    ) -> web.Response:
         principal, ticket = await self._ticket(request, permission)
         actor = f"{principal.role}:{principal.name}"
         try:
             if step is Step.ESCALATE:
-                result = await self.keeper.escalate(ticket, detail.get("reason", ""),
-                                                    datetime.now(UTC), actor=actor)
+                result = await self.keeper.escalate(
+                    ticket, detail.get("reason", ""), datetime.now(UTC), actor=actor
+                )
             else:
-                result = await self.store.transition(ticket.id, step, actor=actor,
-                                                     detail=detail)
+                result = await self.store.transition(ticket.id, step, actor=actor, detail=detail)
         except TicketNotFound:
             raise error(404, "unknown_ticket", f"no ticket {ticket.id}") from None
         return self._step_answer(step, result)
@@ -205,23 +207,35 @@ class Api:
         self.metrics.loop_steps.labels(step.value, result.verdict.value).inc()
         if result.verdict.value == "refused":
             raise error(409, "out_of_order", result.reason, state=result.ticket.state.value)
-        return web.json_response({"result": result.verdict.value, "reason": result.reason,
-                                  "state": result.ticket.state.value,
-                                  "ticket": result.ticket.id})
+        return web.json_response(
+            {
+                "result": result.verdict.value,
+                "reason": result.reason,
+                "state": result.ticket.state.value,
+                "ticket": result.ticket.id,
+            }
+        )
 
     async def acknowledge(self, request: web.Request) -> web.Response:
         data = await json_body(request)
-        detail = {"note": text_field(data, "note"), "handler": text_field(data, "handler",
-                                                                          limit=200)}
-        return await self._step(request, "ticket.ack", Step.ACKNOWLEDGE,
-                                {k: v for k, v in detail.items() if v})
+        detail = {
+            "note": text_field(data, "note"),
+            "handler": text_field(data, "handler", limit=200),
+        }
+        return await self._step(
+            request, "ticket.ack", Step.ACKNOWLEDGE, {k: v for k, v in detail.items() if v}
+        )
 
     async def feedback(self, request: web.Request) -> web.Response:
         data = await json_body(request)
         outcome = text_field(data, "outcome", required=True, limit=40)
         if outcome not in FEEDBACK_OUTCOMES:
-            raise error(422, "invalid_field",
-                        f"'outcome' must be one of {sorted(FEEDBACK_OUTCOMES)}", field="outcome")
+            raise error(
+                422,
+                "invalid_field",
+                f"'outcome' must be one of {sorted(FEEDBACK_OUTCOMES)}",
+                field="outcome",
+            )
         detail = {"outcome": outcome, "note": text_field(data, "note")}
         return await self._step(request, "ticket.feedback", Step.FEEDBACK, detail)
 
@@ -230,11 +244,13 @@ class Api:
         data = await json_body(request)
         result = data.get("result")
         if str(result) not in ("1", "2"):
-            raise error(422, "invalid_field", "'result' must be 1 (satisfied) or 2 (not)",
-                        field="result")
+            raise error(
+                422, "invalid_field", "'result' must be 1 (satisfied) or 2 (not)", field="result"
+            )
         principal, ticket = await self._ticket(request, "ticket.manage")
         outcome = await self.keeper.survey_result(
-            ticket.id, str(result), actor=f"{principal.role}:{principal.name}")
+            ticket.id, str(result), actor=f"{principal.role}:{principal.name}"
+        )
         return self._step_answer(Step.FOLLOW_UP, outcome)
 
     async def escalate(self, request: web.Request) -> web.Response:
@@ -244,8 +260,9 @@ class Api:
 
     async def close(self, request: web.Request) -> web.Response:
         data = await json_body(request)
-        return await self._step(request, "ticket.manage", Step.CLOSE,
-                                {"note": text_field(data, "note")})
+        return await self._step(
+            request, "ticket.manage", Step.CLOSE, {"note": text_field(data, "note")}
+        )
 
     # ------------------------------------------------------------ board
 
@@ -267,9 +284,13 @@ class Api:
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: every board event as ``data: <json>``."""
         require(request, "board")
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no"})
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
         await response.prepare(request)
         queue = self.live.subscribe()
         self.metrics.sse_clients.inc()
@@ -301,8 +322,10 @@ class Api:
         principal = require(request, "callbacks")
         data = await json_body(request)
         done = await self.store.resolve_callback(
-            request.match_info["id"], actor=f"{principal.role}:{principal.name}",
-            note=text_field(data, "note"))
+            request.match_info["id"],
+            actor=f"{principal.role}:{principal.name}",
+            note=text_field(data, "note"),
+        )
         if not done:
             raise error(404, "unknown_callback", "no such call-back task")
         return web.json_response({"result": "done"})
@@ -330,22 +353,28 @@ class Api:
         unknown = [k for k in group_by if k not in stats_rules.GROUP_KEYS]
         if unknown or not group_by:
             raise error(400, "bad_query", f"'by' takes {', '.join(stats_rules.GROUP_KEYS)}")
-        rows = await self.store.stats(first, last, group_by=group_by,
-                                      city=request.query.get("city") or None)
+        rows = await self.store.stats(
+            first, last, group_by=group_by, city=request.query.get("city") or None
+        )
         if request.query.get("format") == "csv":
             return web.Response(text=stats_rules.to_csv(rows, group_by), content_type="text/csv")
-        return web.json_response({
-            "from": first.isoformat(), "to": last.isoformat(), "by": list(group_by),
-            "rows": [r.as_dict() for r in rows],
-            "total": stats_rules.total(rows).as_dict(),
-        })
+        return web.json_response(
+            {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "by": list(group_by),
+                "rows": [r.as_dict() for r in rows],
+                "total": stats_rules.total(rows).as_dict(),
+            }
+        )
 
     # ------------------------------------------------------------ operations
 
     async def dead_letters(self, request: web.Request) -> web.Response:
         require(request, "deadletters")
-        return web.json_response({"dead": await self.outbox.dead_letters(),
-                                  "counts": await self.outbox.counts()})
+        return web.json_response(
+            {"dead": await self.outbox.dead_letters(), "counts": await self.outbox.counts()}
+        )
 
     async def requeue(self, request: web.Request) -> web.Response:
         require(request, "deadletters.requeue")
@@ -358,8 +387,15 @@ class Api:
         health = dict(self.trunk_health()) if self.trunk_health else {}
         rows = []
         for name, trunk in self.settings.trunks.items():
-            rows.append({"trunk": name, "dial": trunk.dial, "max_calls": trunk.max_calls,
-                         "hours": trunk.hours, **_health_of(health.get(name))})
+            rows.append(
+                {
+                    "trunk": name,
+                    "dial": trunk.dial,
+                    "max_calls": trunk.max_calls,
+                    "hours": trunk.hours,
+                    **_health_of(health.get(name)),
+                }
+            )
         return web.json_response(rows)
 
     async def check_config(self, request: web.Request) -> web.Response:
@@ -380,11 +416,19 @@ def _check(path: Path, shown: str | None = None) -> dict[str, Any]:
     try:
         settings = load_model(path, Settings)
     except ConfigError as exc:
-        return {"ok": False, "problems": [
-            {"file": shown or p.file, "line": p.line, "field": p.field, "reason": p.reason}
-            for p in exc.problems]}
-    return {"ok": True, "problems": [], "cities": len(settings.cities),
-            "trunks": len(settings.trunks)}
+        return {
+            "ok": False,
+            "problems": [
+                {"file": shown or p.file, "line": p.line, "field": p.field, "reason": p.reason}
+                for p in exc.problems
+            ],
+        }
+    return {
+        "ok": True,
+        "problems": [],
+        "cities": len(settings.cities),
+        "trunks": len(settings.trunks),
+    }
 
 
 def _health_of(value: Any) -> dict[str, Any]:

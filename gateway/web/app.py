@@ -26,8 +26,7 @@ from gateway.web.metrics import WebMetrics
 log = get_logger("gateway.web")
 STATIC = Path(__file__).resolve().parent / "static"
 PUBLIC = frozenset({"/healthz", "/readyz", "/metrics", "/login", "/logout"})
-PAGES = {"/": "board.html", "/board": "board.html", "/stats": "stats.html",
-         "/ops": "ops.html"}
+PAGES = {"/": "board.html", "/board": "board.html", "/stats": "stats.html", "/ops": "ops.html"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 AUTH_KEY = web.AppKey("auth", Authenticator)
@@ -66,10 +65,12 @@ def error_for(exc: web.HTTPException) -> web.HTTPException:
     codes = {404: "not_found", 405: "method_not_allowed"}
     status = exc.status if exc.status in (400, 401, 403, 404, 409, 415, 422, 503) else 400
     if exc.status == 405:
-        resp = web.HTTPMethodNotAllowed(method="?", allowed_methods=(),
-                                        text=web.json_response({"error": "method_not_allowed",
-                                                                "detail": exc.reason}).text,
-                                        content_type="application/json")
+        resp = web.HTTPMethodNotAllowed(
+            method="?",
+            allowed_methods=(),
+            text=web.json_response({"error": "method_not_allowed", "detail": exc.reason}).text,
+            content_type="application/json",
+        )
         return resp
     return error(status, codes.get(exc.status, "bad_request"), exc.reason)
 
@@ -79,9 +80,13 @@ def body_limit_middleware(max_body: int) -> Callable[..., Awaitable[web.StreamRe
     async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         length = request.content_length
         if length is not None and length > max_body:
-            raise error(413, "too_large",
-                        f"body of {length} bytes exceeds the limit of {max_body}",
-                        max=max_body, actual=length)
+            raise error(
+                413,
+                "too_large",
+                f"body of {length} bytes exceeds the limit of {max_body}",
+                max=max_body,
+                actual=length,
+            )
         return await handler(request)
 
     return limit
@@ -125,9 +130,16 @@ def create_app(
     app[METRICS_KEY] = metrics
     app[LIVE_KEY] = live
     outbox = OutboxQueue(store)
-    api = Api(settings, store, keeper=keeper or LoopKeeper(store, settings.loop),
-              outbox=outbox, live=live, metrics=metrics, trunk_health=trunk_health,
-              config_path=config_path)
+    api = Api(
+        settings,
+        store,
+        keeper=keeper or LoopKeeper(store, settings.loop),
+        outbox=outbox,
+        live=live,
+        metrics=metrics,
+        trunk_health=trunk_health,
+        config_path=config_path,
+    )
     app.add_routes(api.routes())
 
     async def healthz(_: web.Request) -> web.Response:
@@ -159,9 +171,7 @@ def create_app(
         if not app[AUTH_KEY].by_token(token):
             raise web.HTTPFound("/login?failed=1")
         response = web.HTTPFound("/")
-        response.set_cookie(
-            COOKIE, token, httponly=True, samesite="Strict", secure=request.secure
-        )
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure)
         raise response
 
     async def logout(_: web.Request) -> web.Response:

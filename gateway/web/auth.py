@@ -26,10 +26,22 @@ CLIENT_HEADER = "X-GW-Client"
 PERMISSIONS: dict[str, frozenset[str]] = {
     "centre": frozenset({"ticket.read", "ticket.ack", "ticket.feedback"}),
     "calltaker": frozenset({"board", "ticket.read", "calls", "callbacks"}),
-    "supervisor": frozenset({
-        "board", "ticket.read", "ticket.ack", "ticket.feedback", "ticket.manage", "calls",
-        "callbacks", "stats", "deadletters", "deadletters.requeue", "alerts", "trunks",
-    }),
+    "supervisor": frozenset(
+        {
+            "board",
+            "ticket.read",
+            "ticket.ack",
+            "ticket.feedback",
+            "ticket.manage",
+            "calls",
+            "callbacks",
+            "stats",
+            "deadletters",
+            "deadletters.requeue",
+            "alerts",
+            "trunks",
+        }
+    ),
     "engineer": frozenset({"board", "stats", "trunks", "config", "deadletters", "alerts"}),
 }
 
@@ -63,8 +75,7 @@ class Authenticator:
         for name, client in clients.items():
             token = client.token.resolve()
             if not token:
-                log.warning("api_client_without_token", client=name,
-                            where=client.token.describe())
+                log.warning("api_client_without_token", client=name, where=client.token.describe())
                 continue
             self.principals[name] = Principal(name, client.role, token, client.centre)
 
@@ -98,6 +109,7 @@ class Authenticator:
             return None, "unknown client"
         body = await request.read()
         message = f"{request.method} {request.path_qs}\n".encode() + body
-        problem = verify(principal.token, message, request.headers.get(SIGNATURE_HEADER, ""),
-                         int(time.time()))
+        problem = verify(
+            principal.token, message, request.headers.get(SIGNATURE_HEADER, ""), int(time.time())
+        )
         return (principal, "") if not problem else (None, problem)

@@ -22,7 +22,10 @@ def error(status: int, code: str, detail: str, **extra: Any) -> web.HTTPExceptio
     }[status]
     body = web.json_response({"error": code, "detail": detail, **extra}).text
     if cls is web.HTTPRequestEntityTooLarge:
-        return web.HTTPRequestEntityTooLarge(max_size=extra.get("max", 0),
-                                             actual_size=extra.get("actual", 0),
-                                             text=body, content_type="application/json")
+        return web.HTTPRequestEntityTooLarge(
+            max_size=extra.get("max", 0),
+            actual_size=extra.get("actual", 0),
+            text=body,
+            content_type="application/json",
+        )
     return cls(text=body, content_type="application/json")

@@ -44,8 +44,7 @@ class LiveFeed:
         """Follow from the stream's current end, fixed now so that nothing published
         after start() returns is missed."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(await self._current_end()),
-                                             name="live-feed")
+            self._task = asyncio.create_task(self._run(await self._current_end()), name="live-feed")
 
     async def _current_end(self) -> str:
         try:
@@ -72,7 +71,8 @@ class LiveFeed:
         delays = Backoff(0.2, 5.0).delays()
         while True:
             client = aioredis.Redis.from_url(
-                self.redis.url, decode_responses=True,
+                self.redis.url,
+                decode_responses=True,
                 socket_timeout=self.block_ms / 1000 + self.redis.op_timeout + 1,
                 socket_connect_timeout=self.redis.op_timeout,
             )

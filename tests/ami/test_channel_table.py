@@ -7,21 +7,27 @@ from gateway.ami.events import ChannelListing, ChannelSnapshot, Hangup, Newchann
 
 
 def snap(n: int, context: str = "gateway-in") -> ChannelSnapshot:
-    return ChannelSnapshot(channel=f"PJSIP/carrier-in-{n:08x}", uniqueid=f"1.{n}",
-                           context=context, state=6)
+    return ChannelSnapshot(
+        channel=f"PJSIP/carrier-in-{n:08x}", uniqueid=f"1.{n}", context=context, state=6
+    )
 
 
 def listing(n: int, context: str = "gateway-in") -> ChannelListing:
-    return ChannelListing(name="CoreShowChannel", headers=[], channel=snap(n, context),
-                          application="AudioSocket", application_data="u,127.0.0.1:9092",
-                          bridge_id="", duration="00:00:01")
+    return ChannelListing(
+        name="CoreShowChannel",
+        headers=[],
+        channel=snap(n, context),
+        application="AudioSocket",
+        application_data="u,127.0.0.1:9092",
+        bridge_id="",
+        duration="00:00:01",
+    )
 
 
 def test_snapshot_keeps_known_variables_and_drops_vanished_calls() -> None:
     table = ChannelTable()
     table.apply(Newchannel(name="Newchannel", headers=[], channel=snap(1)))
-    table.apply(VarSet(name="VarSet", headers=[], channel=snap(1), variable="GW_UUID",
-                       value="abc"))
+    table.apply(VarSet(name="VarSet", headers=[], channel=snap(1), variable="GW_UUID", value="abc"))
     table.apply(Newchannel(name="Newchannel", headers=[], channel=snap(2)))
     table.begin_resync()
     vanished = table.apply_snapshot([listing(1, "route-12345"), listing(3)])
@@ -45,7 +51,8 @@ def test_events_during_the_snapshot_win_over_it() -> None:
 
 def test_untracked_variables_are_not_kept() -> None:
     table = ChannelTable()
-    table.apply(VarSet(name="VarSet", headers=[], channel=snap(1), variable="DIALSTATUS",
-                       value="ANSWER"))
+    table.apply(
+        VarSet(name="VarSet", headers=[], channel=snap(1), variable="DIALSTATUS", value="ANSWER")
+    )
     channel = table.get("1.1")
     assert channel is not None and channel.variables == {}

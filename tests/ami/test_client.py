@@ -258,13 +258,17 @@ async def test_callback_errors_are_logged_and_others_still_called(
     ],
 )
 async def test_originate_result_carries_reason(
-    dial: str, outcome: str | None, reason: OriginateReason,
-    client: AmiClient, double: PbxDouble,
+    dial: str,
+    outcome: str | None,
+    reason: OriginateReason,
+    client: AmiClient,
+    double: PbxDouble,
 ) -> None:
     if outcome is not None:
         double.set_originate_outcome(dial.split("/")[1].split("@")[0], outcome)
-    result = await client.originate(dial, context="survey", timeout_ms=3000,
-                                    variables={"GW_TICKET": "T-1"})
+    result = await client.originate(
+        dial, context="survey", timeout_ms=3000, variables={"GW_TICKET": "T-1"}
+    )
     assert result.reason == reason
     assert result.success == (reason == OriginateReason.ANSWERED)
     if not result.success:
@@ -274,8 +278,12 @@ async def test_originate_result_carries_reason(
 async def test_survey_call_reports_the_digit(client: AmiClient, double: PbxDouble) -> None:
     stream = client.events()
     double.set_survey_answer("13800000009", "2")
-    result = await client.originate("Local/13800000009@survey-dial", context="survey",
-                                    caller_id='"110" <110>', variables={"GW_TICKET": "T-9"})
+    result = await client.originate(
+        "Local/13800000009@survey-dial",
+        context="survey",
+        caller_id='"110" <110>',
+        variables={"GW_TICKET": "T-9"},
+    )
     assert result.success
     while True:
         event = await next_of(stream, UserEvent)
@@ -291,7 +299,10 @@ async def test_trunk_health_arrives_as_trunk_status(client: AmiClient, double: P
     status = await next_of(stream, TrunkStatus)
     assert isinstance(status, TrunkStatus)
     assert (status.endpoint, status.reachable, status.source) == (
-        "nanchang-12345", False, "ContactStatus")
+        "nanchang-12345",
+        False,
+        "ContactStatus",
+    )
 
 
 async def test_core_show_channels_lists_live_calls(client: AmiClient, double: PbxDouble) -> None:
@@ -328,8 +339,9 @@ async def test_asterisk_shutdown_event_closes_the_link_and_the_client_reconnects
     client: AmiClient, double: PbxDouble
 ) -> None:
     stream = client.events()
-    double.inject_raw(b"Event: Shutdown\r\nPrivilege: system,all\r\nShutdown: Cleanly\r\n"
-                      b"Restart: True\r\n\r\n")
+    double.inject_raw(
+        b"Event: Shutdown\r\nPrivilege: system,all\r\nShutdown: Cleanly\r\nRestart: True\r\n\r\n"
+    )
     up = await next_of(stream, ConnectionUp)
     assert up.reconnect and client.sessions == 2
     assert await client.ping() < 1.0

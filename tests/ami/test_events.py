@@ -32,8 +32,19 @@ def _events(path: Path) -> list[AmiEvent]:
 def test_full_call_capture_becomes_typed_events(transcripts: Path) -> None:
     events = _events(transcripts / "05-full-call-flow.ami.rx.txt")
     kinds = {type(e) for e in events}
-    assert {Newchannel, Newexten, VarSet, DialBegin, DialEnd, BridgeEnter, DTMFEnd, Hangup,
-            UserEvent, OriginateResponse, GenericEvent} <= kinds
+    assert {
+        Newchannel,
+        Newexten,
+        VarSet,
+        DialBegin,
+        DialEnd,
+        BridgeEnter,
+        DTMFEnd,
+        Hangup,
+        UserEvent,
+        OriginateResponse,
+        GenericEvent,
+    } <= kinds
     start = next(e for e in events if isinstance(e, UserEvent) and e.channel is not None)
     assert start.user_event == "GatewayCallStart"
     assert start.fields["Uuid"] == "4dbee5ee-6ad7-40b2-93e3-777f63539183"
@@ -55,8 +66,11 @@ def test_empty_varset_value_is_an_empty_string_not_missing(transcripts: Path) ->
 
 def test_originate_failures_carry_reason_codes(transcripts: Path) -> None:
     events = _events(transcripts / "12-originate-variants.ami.rx.txt")
-    results = {e.channel_name: (e.success, e.reason_name) for e in events
-               if isinstance(e, OriginateResponse)}
+    results = {
+        e.channel_name: (e.success, e.reason_name)
+        for e in events
+        if isinstance(e, OriginateResponse)
+    }
     assert results["Local/busy@agent-sim"] == (False, "BUSY")
     assert results["Local/noanswer@agent-sim"] == (False, "NO_ANSWER")
     assert results["Foo/bar"] == (False, "FAILED")
@@ -79,18 +93,41 @@ def test_channel_table_follows_a_call_and_forgets_it_on_hangup(transcripts: Path
 
 
 def test_trunk_health_events_become_trunk_status() -> None:
-    contact = parse_event([("Event", "ContactStatus"), ("URI", "sip:x@192.0.2.1"),
-                           ("ContactStatus", "Unreachable"), ("AOR", "nanchang-12345"),
-                           ("EndpointName", "nanchang-12345"), ("RoundtripUsec", "0")])
-    peer = parse_event([("Event", "PeerStatus"), ("ChannelType", "PJSIP"),
-                        ("Peer", "PJSIP/nanchang-110"), ("PeerStatus", "Reachable")])
-    registry = parse_event([("Event", "Registry"), ("ChannelType", "pjsip"),
-                            ("Username", "sip:gw@carrier"), ("Domain", "sip:carrier"),
-                            ("Status", "Rejected")])
+    contact = parse_event(
+        [
+            ("Event", "ContactStatus"),
+            ("URI", "sip:x@192.0.2.1"),
+            ("ContactStatus", "Unreachable"),
+            ("AOR", "nanchang-12345"),
+            ("EndpointName", "nanchang-12345"),
+            ("RoundtripUsec", "0"),
+        ]
+    )
+    peer = parse_event(
+        [
+            ("Event", "PeerStatus"),
+            ("ChannelType", "PJSIP"),
+            ("Peer", "PJSIP/nanchang-110"),
+            ("PeerStatus", "Reachable"),
+        ]
+    )
+    registry = parse_event(
+        [
+            ("Event", "Registry"),
+            ("ChannelType", "pjsip"),
+            ("Username", "sip:gw@carrier"),
+            ("Domain", "sip:carrier"),
+            ("Status", "Rejected"),
+        ]
+    )
     assert isinstance(contact, TrunkStatus) and (contact.endpoint, contact.reachable) == (
-        "nanchang-12345", False)
+        "nanchang-12345",
+        False,
+    )
     assert isinstance(peer, TrunkStatus) and (peer.endpoint, peer.reachable) == (
-        "nanchang-110", True)
+        "nanchang-110",
+        True,
+    )
     assert isinstance(registry, TrunkStatus) and registry.reachable is False
 
 

@@ -142,8 +142,9 @@ async def test_110_that_does_not_answer_is_dialled_again(
 
 
 async def test_caller_dtmf_reaches_the_socket(double: PbxDouble, peer: AudioSocketPeer) -> None:
-    call = await double.place_call(did="0791110", caller_id="13812345678",
-                                   dtmf_script=[(0.05, "1")])
+    call = await double.place_call(
+        did="0791110", caller_id="13812345678", dtmf_script=[(0.05, "1")]
+    )
     connection = await peer.next_connection()
     await connection.wait_dtmf(1)  # the scripted digit
     await call.send_dtmf("#")

@@ -71,8 +71,11 @@ async def test_double_replays_capture_byte_for_byte(
 
 async def test_failed_login_closes_the_connection(double: PbxDouble) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", double.ami_port)
-    writer.write(encode_message([("Action", "Login"), ("Username", "gateway"),
-                                 ("Secret", "nope"), ("ActionID", "x")]))
+    writer.write(
+        encode_message(
+            [("Action", "Login"), ("Username", "gateway"), ("Secret", "nope"), ("ActionID", "x")]
+        )
+    )
     async with asyncio.timeout(5):
         data = await reader.read()  # until EOF: the server hangs up
     assert data.endswith(b"Message: Authentication failed\r\n\r\n")
@@ -117,13 +120,19 @@ async def test_call_events_have_the_captured_header_order(
     transcripts: Path, double: PbxDouble
 ) -> None:
     captured: dict[str, set[tuple[str, ...]]] = {}
-    for name in ("05-full-call-flow", "06-hangup-action", "12-originate-variants",
-                 "14-sip-call-record", "11-audiosocket-connect-refused"):
+    for name in (
+        "05-full-call-flow",
+        "06-hangup-action",
+        "12-originate-variants",
+        "14-sip-call-record",
+        "11-audiosocket-connect-refused",
+    ):
         for event, shapes in _shapes(transcripts / f"{name}.ami.rx.txt").items():
             captured.setdefault(event, set()).update(shapes)
     reader, writer = await asyncio.open_connection("127.0.0.1", double.ami_port)
-    writer.write(encode_message([("Action", "Login"), ("Username", "gateway"),
-                                 ("Secret", "gateway-secret")]))
+    writer.write(
+        encode_message([("Action", "Login"), ("Username", "gateway"), ("Secret", "gateway-secret")])
+    )
     double.set_trunk_outcome("nanchang-12345", "BUSY")
     call = await double.place_call(did="0791110", caller_id="13812345678", caller_name="张三")
     await call.wait_for_leg(5)
@@ -135,8 +144,9 @@ async def test_call_events_have_the_captured_header_order(
     parser = MessageParser(expect_banner=True)
     seen: list[Pairs] = []
     async with asyncio.timeout(5):
-        while not any(first(m, "Event") == "Hangup" and first(m, "Channel") == call.name
-                      for m in seen):
+        while not any(
+            first(m, "Event") == "Hangup" and first(m, "Channel") == call.name for m in seen
+        ):
             seen += parser.feed(await reader.read(65536))
     writer.close()
     checked = set()
@@ -145,5 +155,17 @@ async def test_call_events_have_the_captured_header_order(
         if name in captured:
             assert _shape(message) in captured[name], name
             checked.add(name)
-    assert {"Newchannel", "Newexten", "VarSet", "Newstate", "UserEvent", "DTMFBegin", "DTMFEnd",
-            "DialBegin", "DialEnd", "Hangup", "HangupRequest", "SoftHangupRequest"} <= checked
+    assert {
+        "Newchannel",
+        "Newexten",
+        "VarSet",
+        "Newstate",
+        "UserEvent",
+        "DTMFBegin",
+        "DTMFEnd",
+        "DialBegin",
+        "DialEnd",
+        "Hangup",
+        "HangupRequest",
+        "SoftHangupRequest",
+    } <= checked

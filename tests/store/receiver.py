@@ -33,12 +33,12 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        if verify(WEBHOOK_SECRET, body, request.headers.get(SIGNATURE_HEADER, ""),
-                  int(time.time())):
+        if verify(
+            WEBHOOK_SECRET, body, request.headers.get(SIGNATURE_HEADER, ""), int(time.time())
+        ):
             self.bad_signatures += 1
             return web.json_response({"error": "bad signature"}, status=401)
-        self.received.append({"key": request.headers[IDEMPOTENCY_HEADER],
-                              "body": json.loads(body)})
+        self.received.append({"key": request.headers[IDEMPOTENCY_HEADER], "body": json.loads(body)})
         self.got_one.set()
         if self.mode == "500":
             return web.Response(status=500, text="boom")

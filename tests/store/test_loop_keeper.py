@@ -17,8 +17,9 @@ class FakeOriginator:
         self.answers = answers
         self.calls: list[tuple[str, str, dict[str, str]]] = []
 
-    async def originate(self, number: str, context: str = "survey",
-                        variables: Mapping[str, str] | None = None) -> bool:
+    async def originate(
+        self, number: str, context: str = "survey", variables: Mapping[str, str] | None = None
+    ) -> bool:
         self.calls.append((number, context, dict(variables or {})))
         return self.answers.pop(0) if self.answers else False
 
@@ -26,8 +27,9 @@ class FakeOriginator:
 async def _with_feedback(store: TicketStore) -> str:
     ticket = await store.create_ticket(now=T0, **ticket_fields())
     await store.transition(ticket.id, Step.ACKNOWLEDGE, actor="centre:a", now=T0)
-    await store.transition(ticket.id, Step.FEEDBACK, actor="centre:a", now=T0,
-                           detail={"outcome": "resolved"})
+    await store.transition(
+        ticket.id, Step.FEEDBACK, actor="centre:a", now=T0, detail={"outcome": "resolved"}
+    )
     return ticket.id
 
 
@@ -86,8 +88,9 @@ async def test_unanswered_survey_is_retried_then_listed_for_manual_follow_up(sto
     assert (await keeper.sweep(T0 + timedelta(hours=3))).manual == [ticket_id]
     assert [t.id for t in await store.manual_followups()] == [ticket_id]
     assert len(originator.calls) == 2
-    done = await keeper.survey_result(ticket_id, 2, T0 + timedelta(hours=4),
-                                      actor="supervisor:wang")
+    done = await keeper.survey_result(
+        ticket_id, 2, T0 + timedelta(hours=4), actor="supervisor:wang"
+    )
     assert done.applied and await store.manual_followups() == []
     assert (await store.alerts())[0]["kind"] == "unsatisfied"
 

@@ -35,7 +35,8 @@ async def _next_due(store: TicketStore):
 
 
 async def test_ticket_is_delivered_signed_once_and_becomes_transferred(
-        redis_server, redis_client, receiver):
+    redis_server, redis_client, receiver
+):
     store, worker = await _setup(redis_server, receiver)
     ticket = await store.create_ticket(now=T0, **ticket_fields())
     assert await worker.run_once(T0) == 1
@@ -49,7 +50,8 @@ async def test_ticket_is_delivered_signed_once_and_becomes_transferred(
 
 
 async def test_500_is_retried_with_backoff_and_dead_lettered_after_max_attempts(
-        redis_server, redis_client, receiver):
+    redis_server, redis_client, receiver
+):
     store, worker = await _setup(redis_server, receiver, max_attempts=3)
     receiver.mode = "500"
     ticket = await store.create_ticket(now=T0, **ticket_fields())
@@ -75,7 +77,8 @@ async def test_500_is_retried_with_backoff_and_dead_lettered_after_max_attempts(
 
 
 async def test_receiver_down_for_an_hour_then_back_gets_the_ticket(
-        redis_server, redis_client, receiver):
+    redis_server, redis_client, receiver
+):
     store, worker = await _setup(redis_server, receiver)  # default: 20 attempts, 1..600 s
     receiver.mode = "down"
     ticket = await store.create_ticket(now=T0, **ticket_fields())
@@ -93,10 +96,16 @@ async def test_receiver_down_for_an_hour_then_back_gets_the_ticket(
 
 
 async def test_timeout_and_garbage_replies_are_retried_and_receiver_dedupes(
-        redis_server, redis_client, receiver):
+    redis_server, redis_client, receiver
+):
     store, worker = await _setup(redis_server, receiver)
-    worker.settings = worker.settings.model_copy(update={"targets": {
-        k: v.model_copy(update={"timeout": 0.2}) for k, v in worker.settings.targets.items()}})
+    worker.settings = worker.settings.model_copy(
+        update={
+            "targets": {
+                k: v.model_copy(update={"timeout": 0.2}) for k, v in worker.settings.targets.items()
+            }
+        }
+    )
     ticket = await store.create_ticket(now=T0, **ticket_fields())
     receiver.mode = "hang-once"
     await worker.run_once(T0)
@@ -112,8 +121,7 @@ async def test_timeout_and_garbage_replies_are_retried_and_receiver_dedupes(
     await store.close()
 
 
-async def test_gateway_killed_mid_send_delivers_after_restart(
-        redis_server, redis_client, receiver):
+async def test_gateway_killed_mid_send_delivers_after_restart(redis_server, redis_client, receiver):
     store, worker = await _setup(redis_server, receiver, lease_seconds=30)
     ticket = await store.create_ticket(now=T0, **ticket_fields())
     receiver.mode = "hang"
@@ -125,8 +133,7 @@ async def test_gateway_killed_mid_send_delivers_after_restart(
     await worker.stop()
     await store.close()
     receiver.mode = "ok"
-    restarted = settings_for(redis_server.url,
-                             receiver_url=str(receiver.server.make_url("/hook")))
+    restarted = settings_for(redis_server.url, receiver_url=str(receiver.server.make_url("/hook")))
     store2 = store_for(restarted)
     worker2 = OutboxWorker(store2, restarted.webhooks)
     assert await worker2.run_once(T0 + timedelta(seconds=10)) == 0  # lease still held
@@ -138,11 +145,13 @@ async def test_gateway_killed_mid_send_delivers_after_restart(
 
 
 async def test_no_configured_receiver_goes_straight_to_the_dead_letter_list(
-        redis_server, redis_client):
+    redis_server, redis_client
+):
     settings = settings_for(redis_server.url, webhooks=WebhookSettings())
     store = store_for(settings)
-    ticket = await store.create_ticket(now=T0, **ticket_fields(route="mediation",
-                                                               category="neighbour"))
+    ticket = await store.create_ticket(
+        now=T0, **ticket_fields(route="mediation", category="neighbour")
+    )
     worker = OutboxWorker(store, settings.webhooks)
     await worker.run_once(T0)
     dead = await worker.queue.dead_letters()
@@ -151,8 +160,7 @@ async def test_no_configured_receiver_goes_straight_to_the_dead_letter_list(
     await store.close()
 
 
-async def test_started_worker_delivers_without_being_driven(redis_server, redis_client,
-                                                            receiver):
+async def test_started_worker_delivers_without_being_driven(redis_server, redis_client, receiver):
     store, worker = await _setup(redis_server, receiver)
     worker.clock = lambda: T0
     ticket = await store.create_ticket(now=T0, **ticket_fields())

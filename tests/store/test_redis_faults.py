@@ -109,8 +109,9 @@ async def test_callback_task_and_fallback_while_redis_is_down_are_kept(own_redis
     ticket = new_ticket(now=T0, **ticket_fields())
     own_redis.stop()
     await store.save_or_spool(ticket)
-    task = await store.create_callback_task(call_id="c9", city="nanchang",
-                                            caller="13812345678", heard="救", at=T0)
+    task = await store.create_callback_task(
+        call_id="c9", city="nanchang", caller="13812345678", heard="救", at=T0
+    )
     assert task["status"] == "spooled"
     moved = await store.mark_fallback(ticket.id, "trunk-BUSY", now=T0)
     assert moved.route == "110"

@@ -17,8 +17,9 @@ class _Entity:
 
 
 async def test_every_call_gets_a_ticket_readable_back_with_entities(store: TicketStore):
-    ticket = await store.create_ticket(now=T0, entities=[_Entity("plate", "赣A12345")],
-                                       **ticket_fields())
+    ticket = await store.create_ticket(
+        now=T0, entities=[_Entity("plate", "赣A12345")], **ticket_fields()
+    )
     back = await store.get_ticket(ticket.id)
     assert back == ticket
     assert back.entities[0].value == "赣A12345"
@@ -35,11 +36,11 @@ async def test_colliding_ticket_id_gets_a_fresh_one(store: TicketStore):
 
 async def test_loop_steps_are_validated_and_persisted(store: TicketStore):
     ticket = await store.create_ticket(now=T0, **ticket_fields())
-    refused = await store.transition(ticket.id, Step.FEEDBACK, actor="centre:a", now=T0,
-                                     detail={"outcome": "resolved"})
+    refused = await store.transition(
+        ticket.id, Step.FEEDBACK, actor="centre:a", now=T0, detail={"outcome": "resolved"}
+    )
     assert refused.verdict is Verdict.REFUSED
-    assert (await store.transition(ticket.id, Step.ACKNOWLEDGE, actor="centre:a",
-                                   now=T0)).applied
+    assert (await store.transition(ticket.id, Step.ACKNOWLEDGE, actor="centre:a", now=T0)).applied
     again = await store.transition(ticket.id, Step.ACKNOWLEDGE, actor="centre:a", now=T0)
     assert again.verdict is Verdict.NOOP
     stored = await store.get_ticket(ticket.id)
@@ -52,8 +53,9 @@ async def test_unknown_ticket_raises_not_found(store: TicketStore):
         await store.transition("0000-0000000", Step.ACKNOWLEDGE, actor="x", now=T0)
 
 
-async def test_transcripts_expire_but_metadata_and_statistics_stay(store: TicketStore,
-                                                                   redis_client):
+async def test_transcripts_expire_but_metadata_and_statistics_stay(
+    store: TicketStore, redis_client
+):
     ticket = await store.create_ticket(now=T0, **ticket_fields())
     pii_ttl = await redis_client.ttl(store.keys.ticket_pii(ticket.id))
     meta_ttl = await redis_client.ttl(store.keys.ticket(ticket.id))
@@ -76,9 +78,11 @@ async def test_repeat_caller_about_unresolved_matter_is_sent_to_110(store: Ticke
     assert not other.repeat
     late = await store.lookup_caller("13812345678", "move_car", T0 + timedelta(hours=100))
     assert not late.repeat
-    second = await store.create_ticket(now=T0 + timedelta(hours=5), repeat=info,
-                                       **ticket_fields(route="110",
-                                                       route_reason="repeat-unresolved"))
+    second = await store.create_ticket(
+        now=T0 + timedelta(hours=5),
+        repeat=info,
+        **ticket_fields(route="110", route_reason="repeat-unresolved"),
+    )
     assert second.linked == (first.id,) and "repeat-unresolved" in second.flags
 
 
@@ -90,11 +94,13 @@ async def test_abusive_number_is_flagged_not_blocked(store: TicketStore):
 
 async def test_call_timeline_is_recorded_and_published(store: TicketStore):
     call = "c1"
-    await store.append_call_event(call, "answered", {"city": "nanchang",
-                                                     "caller": "13812345678"}, at=T0)
+    await store.append_call_event(
+        call, "answered", {"city": "nanchang", "caller": "13812345678"}, at=T0
+    )
     await store.append_call_event(call, "partial", {"text": "我的车"}, at=T0)
-    await store.append_call_event(call, "decision", {"route": "12345", "category": "move_car"},
-                                  at=T0)
+    await store.append_call_event(
+        call, "decision", {"route": "12345", "category": "move_car"}, at=T0
+    )
     record = await store.get_call(call)
     assert [e["kind"] for e in record["events"]] == ["answered", "partial", "decision"]
     assert record["route"] == "12345" and record["transcript"] == "我的车"
@@ -107,15 +113,17 @@ async def test_call_timeline_is_recorded_and_published(store: TicketStore):
 
 
 async def test_hang_up_during_ivr_becomes_a_callback_task(store: TicketStore):
-    task = await store.create_callback_task(call_id="c2", city="jiujiang",
-                                            caller="13912345678", heard="救", at=T0)
+    task = await store.create_callback_task(
+        call_id="c2", city="jiujiang", caller="13912345678", heard="救", at=T0
+    )
     assert [t["id"] for t in await store.list_callbacks()] == [task["id"]]
     assert await store.resolve_callback(task["id"], actor="calltaker:li")
     assert await store.list_callbacks() == []
 
 
-async def test_fallback_to_110_moves_counters_and_withdraws_the_webhook(store: TicketStore,
-                                                                        redis_client):
+async def test_fallback_to_110_moves_counters_and_withdraws_the_webhook(
+    store: TicketStore, redis_client
+):
     ticket = await store.create_ticket(now=T0, **ticket_fields())
     moved = await store.mark_fallback(ticket.id, "trunk-BUSY", now=T0)
     assert moved.route == "110" and moved.intended_route == "12345"
@@ -123,8 +131,7 @@ async def test_fallback_to_110_moves_counters_and_withdraws_the_webhook(store: T
     assert (row.calls, row.diverted, row.fallback_110) == (1, 0, 1)
     pending = await redis_client.zrange(store.keys.outbox_due, 0, -1)
     assert pending == [f"{ticket.id}:ticket.withdrawn".encode()]
-    body = json.loads(await redis_client.hget(store.keys.outbox_msg(pending[0].decode()),
-                                              "body"))
+    body = json.loads(await redis_client.hget(store.keys.outbox_msg(pending[0].decode()), "body"))
     assert body["ticket"]["route"] == "110"
 
 
@@ -134,11 +141,15 @@ async def test_statistics_read_counters_for_a_date_range(store: TicketStore):
     await store.create_ticket(now=T0, **ticket_fields(route="110", category="theft"))
     rows = await store.stats(date(2026, 11, 29), date(2026, 12, 1), group_by=("day",))
     assert [(r.key["day"], r.calls, r.diverted) for r in rows] == [
-        ("2026-11-29", 2, 1), ("2026-11-30", 1, 1), ("2026-12-01", 1, 1)]
+        ("2026-11-29", 2, 1),
+        ("2026-11-30", 1, 1),
+        ("2026-12-01", 1, 1),
+    ]
 
 
-async def test_sweep_trims_board_events_older_than_transcript_retention(store: TicketStore,
-                                                                         redis_client):
+async def test_sweep_trims_board_events_older_than_transcript_retention(
+    store: TicketStore, redis_client
+):
     await store.client.xadd(store.keys.events, {"kind": "call", "data": "{}"}, id="1000-0")
     await store.events.publish("call", {"x": 1})
     await store.trim_indexes(datetime.now(UTC))

@@ -28,8 +28,9 @@ async def _run(argv: list[str]) -> int:
 
 
 async def test_stats_prints_a_table_with_totals(seeded, redis_server, capsys):
-    code = await _run(["stats", "--redis", redis_server.url, "--from", "2026-11-01",
-                       "--to", "2026-11-30"])
+    code = await _run(
+        ["stats", "--redis", redis_server.url, "--from", "2026-11-01", "--to", "2026-11-30"]
+    )
     out = capsys.readouterr().out
     assert code == 0
     lines = out.splitlines()
@@ -39,8 +40,22 @@ async def test_stats_prints_a_table_with_totals(seeded, redis_server, capsys):
 
 
 async def test_stats_csv_for_one_city(seeded, redis_server, capsys):
-    code = await _run(["stats", "--redis", redis_server.url, "--from", "2026-11-01",
-                       "--to", "2026-11-30", "--city", "ganzhou", "--by", "day,route", "--csv"])
+    code = await _run(
+        [
+            "stats",
+            "--redis",
+            redis_server.url,
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--city",
+            "ganzhou",
+            "--by",
+            "day,route",
+            "--csv",
+        ]
+    )
     out = capsys.readouterr().out.splitlines()
     assert code == 0
     assert out[0].startswith("day,route,calls")

@@ -10,8 +10,9 @@ from tests.tickets.helpers import T0, make_ticket
 
 
 def step(ticket, s, minutes=1, **detail):
-    return apply(ticket, s, actor="centre:nc12345", at=T0 + timedelta(minutes=minutes),
-                 detail=detail)
+    return apply(
+        ticket, s, actor="centre:nc12345", at=T0 + timedelta(minutes=minutes), detail=detail
+    )
 
 
 def test_full_loop_records_each_state_with_time_and_actor():
@@ -22,7 +23,13 @@ def test_full_loop_records_each_state_with_time_and_actor():
     t = step(t, Step.FOLLOW_UP, 4, satisfaction="satisfied").ticket
     t = step(t, Step.CLOSE, 5).ticket
     assert [e.state for e in t.timeline] == [
-        "accepted", "transferred", "handling", "feedback", "followed_up", "closed"]
+        "accepted",
+        "transferred",
+        "handling",
+        "feedback",
+        "followed_up",
+        "closed",
+    ]
     assert t.timeline[2].actor == "centre:nc12345"
     assert t.timeline[3].at == T0 + timedelta(minutes=3)
     assert t.outcome == "resolved" and t.satisfaction == "satisfied"

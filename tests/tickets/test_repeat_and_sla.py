@@ -11,15 +11,24 @@ from tests.tickets.helpers import T0, make_ticket
 LOOP = LoopSettings(repeat_window_hours=72, abusive_numbers=["13000000000"])
 
 
-def prior(tid, category="move_car", route="12345", state="transferred", outcome="",
-          hours_ago=2, satisfaction=""):
-    return PriorCall(tid, category, route, state, outcome, satisfaction,
-                     T0 - timedelta(hours=hours_ago))
+def prior(
+    tid,
+    category="move_car",
+    route="12345",
+    state="transferred",
+    outcome="",
+    hours_ago=2,
+    satisfaction="",
+):
+    return PriorCall(
+        tid, category, route, state, outcome, satisfaction, T0 - timedelta(hours=hours_ago)
+    )
 
 
 def test_same_number_same_matter_in_window_is_a_repeat_and_links_tickets():
-    info = decide_repeat("13812345678", "noise", T0,
-                         [prior("a", "noise", state="closed", outcome="resolved")], LOOP)
+    info = decide_repeat(
+        "13812345678", "noise", T0, [prior("a", "noise", state="closed", outcome="resolved")], LOOP
+    )
     assert info.repeat and info.linked == ("a",)
     assert not info.send_to_110
 
@@ -60,7 +69,8 @@ def test_ack_sla_breach_only_when_not_acknowledged_in_time():
     acked = apply(t, Step.ACKNOWLEDGE, actor="c", at=T0 + timedelta(minutes=5)).ticket
     assert breaches(acked, T0 + timedelta(minutes=31), loop) == []
     assert [b.kind for b in breaches(acked, T0 + timedelta(days=3, minutes=1), loop)] == [
-        "feedback"]
+        "feedback"
+    ]
 
 
 def test_tickets_kept_on_110_have_no_loop_sla():

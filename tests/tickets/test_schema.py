@@ -35,18 +35,30 @@ def test_open311_view_carries_service_code_address_and_status():
     assert view["address_string"] == "八一广场东侧"
     assert view["requested_datetime"] == T0.isoformat()
     assert view["status"] == "open"
-    done = apply(apply(ticket, Step.TRANSFER, actor="x", at=T0).ticket, Step.FEEDBACK,
-                 actor="x", at=T0 + timedelta(hours=1), detail={"outcome": "resolved"}).ticket
+    done = apply(
+        apply(ticket, Step.TRANSFER, actor="x", at=T0).ticket,
+        Step.FEEDBACK,
+        actor="x",
+        at=T0 + timedelta(hours=1),
+        detail={"outcome": "resolved"},
+    ).ticket
     assert to_open311(done)["status"] == "closed"
 
 
 def test_entities_become_entity_refs():
     assert make_ticket(entities=[_Entity("phone", "13900000000")]).entities == (
-        EntityRef("phone", "13900000000"),)
+        EntityRef("phone", "13900000000"),
+    )
 
 
-_TYPES = {"string": str, "number": (int, float), "integer": int, "array": list,
-          "object": dict, "null": type(None)}
+_TYPES = {
+    "string": str,
+    "number": (int, float),
+    "integer": int,
+    "array": list,
+    "object": dict,
+    "null": type(None),
+}
 
 
 def _conforms(value, schema) -> list[str]:
@@ -74,8 +86,12 @@ def _conforms(value, schema) -> list[str]:
 def test_public_json_matches_the_published_json_schema():
     from gateway.tickets.schema import JSON_SCHEMA
 
-    ticket = apply(make_ticket(entities=[_Entity("plate", "赣A12345")], route_ms=5000),
-                   Step.TRANSFER, actor="outbox", at=T0).ticket
+    ticket = apply(
+        make_ticket(entities=[_Entity("plate", "赣A12345")], route_ms=5000),
+        Step.TRANSFER,
+        actor="outbox",
+        at=T0,
+    ).ticket
     data = to_json(ticket)
     assert _conforms(data, JSON_SCHEMA) == []
     assert set(data) == set(JSON_SCHEMA["properties"])  # docs and output stay in step

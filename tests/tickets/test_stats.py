@@ -33,9 +33,13 @@ def test_diversion_rate_move_car_and_fallbacks_per_city():
 
 def test_city_filter_and_day_grouping():
     rows = stats.aggregate(
-        [(date(2026, 11, 1), counters(make_ticket())), (date(2026, 11, 2), counters(
-            make_ticket(city="ganzhou")))],
-        ("day",), city="ganzhou")
+        [
+            (date(2026, 11, 1), counters(make_ticket())),
+            (date(2026, 11, 2), counters(make_ticket(city="ganzhou"))),
+        ],
+        ("day",),
+        city="ganzhou",
+    )
     assert [(r.key["day"], r.calls) for r in rows] == [("2026-11-02", 1)]
 
 

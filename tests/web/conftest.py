@@ -32,6 +32,6 @@ def web_settings(redis_server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch):
     for name, (role, centre) in TOKENS.items():
         monkeypatch.setenv(f"GW_TEST_TOKEN_{name.upper()}", token(name))
         clients[name] = ApiClient.model_validate(
-            {"role": role, "centre": centre, "token": {"env": f"GW_TEST_TOKEN_{name.upper()}"}})
-    return settings_for(redis_server.url, api_clients=clients,
-                        http=HttpSettings(max_body=2048))
+            {"role": role, "centre": centre, "token": {"env": f"GW_TEST_TOKEN_{name.upper()}"}}
+        )
+    return settings_for(redis_server.url, api_clients=clients, http=HttpSettings(max_body=2048))
