@@ -243,6 +243,7 @@ class Gateway:
                 _log.warning("channel vanished while AMI was down", channel=name)
                 hung_up.set()
         self.trunks.keep_only(live)
+        self.records.keep_only(live)
 
     # -- calls ------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 The session calls these around the hand-off. Every store operation here is bounded
 and its failure only logged: a dead Redis must not delay or change where a caller
-goes. Tickets carry an id made locally, so a ticket made while Redis is down is
-spooled and saved later, and the call still carries its id in GW_TICKET.
+goes. A ticket's id is asked of the store when the call is answered (or made offline
+if the store is slow); the ticket is saved after the Redirect, or spooled while Redis is
+down, and the call carries its id in GW_TICKET either way.
 """
 
 from __future__ import annotations
@@ -245,6 +246,11 @@ class CallRecords:
         call_id = self._handed_off.get(channel)
         if call_id is not None:
             self.record(call_id, "dial_result", {"status": status, "dialled": destination})
+
+    def keep_only(self, live_channels: set[str]) -> None:
+        """Forget handed-off channels whose Hangup was missed during an AMI outage."""
+        for channel in set(self._handed_off) - live_channels:
+            del self._handed_off[channel]
 
     def channel_gone(self, channel: str, cause: str) -> None:
         call_id = self._handed_off.pop(channel, None)
