@@ -11,7 +11,17 @@ VENV=.venv
 bootstrap() {
   local stamp=$VENV/.installed
   if [ ! -x "$VENV/bin/python" ]; then
-    "$PY" -m venv "$VENV"
+    if ! "$PY" -m venv "$VENV" 2>/dev/null; then
+      # Debian ships venv separately (python3-venv); install it when we may
+      rm -rf "$VENV"
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+        "$PY" -m venv "$VENV"
+      else
+        echo "python3 -m venv failed: install python3-venv (Debian) and run again" >&2
+        exit 1
+      fi
+    fi
   fi
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
