@@ -1,7 +1,7 @@
 """Triage speed: utterances per second and per-call latency for decide / decide_partial.
 
 Run: .venv/bin/python -m bench.bench_triage [--rounds N]
-Texts: the dev corpus (clean and ASR forms) when ../shared is present, else built-in samples,
+Texts: the dev corpus (clean and ASR forms, tests/triage/corpus/dev.jsonl) and built-in samples,
 plus the long-input worst case (10,000 characters, cut to the rules' max_chars).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from ivr.triage import Triage, load_triage
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV = ROOT.parent / "shared" / "corpus" / "dev.jsonl"
+DEV = ROOT / "tests" / "triage" / "corpus" / "dev.jsonl"
 OWN = ROOT / "tests" / "triage" / "heldout_own.jsonl"
 SAMPLES = [
     "有人拿刀砍人",

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,7 @@ from gateway.audiosocket import AudioSocketCall, AudioSocketServer
 from gateway.audiosocket.server import RejectCall
 from gateway.call_records import CallRecords
 from gateway.call_session import CallInfo, CallSession, HandOff
+from gateway.lease import CallLease, CallLeases
 from gateway.logs import get_logger, mask_number
 from gateway.loop_monitor import LoopLagMonitor
 from gateway.outbox.worker import OutboxWorker
@@ -45,6 +46,7 @@ from ivr.triage import Triage, TriageResult, load_triage
 _log = get_logger("gateway")
 
 UUID_WAIT = 2.0  # seconds to wait for AMI to announce an AudioSocket uuid
+LEASE_GRACE = 10.0  # seconds past the IVR budget before a stuck session loses its lease
 SpeechFactory = Callable[[CallInfo], Any]
 
 
@@ -98,11 +100,15 @@ class Gateway:
         self.audiosocket = AudioSocketServer(settings.audiosocket, self._on_call)
         self.outbox = OutboxWorker(self.store, settings.webhooks)
         self.keeper = LoopKeeper(self.store, settings.loop, SurveyDialer(self.ami))
+        self.leases = CallLeases(
+            self.ami, lease=settings.audiosocket.lease, every=settings.audiosocket.lease_renewal
+        )
         self._hangups: dict[str, asyncio.Event] = {}
         self._sessions: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self.loop_lag = LoopLagMonitor()
+        self.trunk_health_read = asyncio.Event()  # set after each session's first reading
 
     def _apply_decisions(self, settings: Settings) -> None:
         """Load everything a call's decisions use; raises before changing anything."""
@@ -148,6 +154,7 @@ class Gateway:
     async def start(self) -> None:
         self.loop_lag.start()
         self.records.start()
+        self.leases.start()
         self.ami.subscribe(self._on_ami_event)
         await self.ami.start()
         host, port = await self.audiosocket.start()
@@ -174,6 +181,7 @@ class Gateway:
         for task in list(self._sessions):
             task.cancel()
         await self.keeper.stop()
+        await self.leases.stop()
         await self.outbox.stop()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -184,11 +192,10 @@ class Gateway:
 
     def trunk_health(self) -> dict[str, dict[str, Any]]:
         snapshot = self.trunks.snapshot()
+        words = {True: "up", False: "down", None: "unknown"}
         return {
             name: {
-                "status": "up"
-                if snapshot.get(name) is None or snapshot[name].reachable
-                else "down",
+                "status": words[snapshot[name].reachable if name in snapshot else None],
                 "active_calls": snapshot[name].active_calls if name in snapshot else 0,
                 "max_calls": trunk.max_calls,
                 "hours": trunk.hours,
@@ -199,41 +206,92 @@ class Gateway:
     # -- AMI events -------------------------------------------------------------------
 
     async def _on_ami_event(self, event: ami_events.AmiEvent) -> None:
-        if isinstance(event, ami_events.Hangup):
-            name = event.channel.channel
-            if name in self._hangups:
-                self._hangups[name].set()
-            self.trunks.call_ended(name)
-            self.records.channel_gone(name, event.cause_txt or str(event.cause))
-        elif isinstance(event, ami_events.DialEnd) and event.caller is not None:
-            dialled = event.dest.channel if event.dest is not None else ""
-            self.records.dial_ended(event.caller.channel, event.dial_status, dialled)
-            if event.dial_status != "ANSWER":
-                self.trunks.call_ended(event.caller.channel)
-        elif isinstance(event, ami_events.ConnectionUp) and event.reconnect:
-            self._reconcile_after_resync()
-        elif isinstance(event, ami_events.TrunkStatus) and event.reachable is not None:
-            trunk = self.trunks.set_reachable(event.endpoint, event.reachable)
-            _log.info(
-                "trunk health", endpoint=event.endpoint, trunk=trunk, reachable=event.reachable
-            )
-        elif isinstance(event, ami_events.UserEvent) and event.user_event == "GatewayRoute":
-            # [gw-route-enter]: a handed-off call reaching route-110 from a trunk failure
-            fields = dict(event.fields)
-            reason, ticket = fields.get("Reason", ""), fields.get("Ticket", "")
-            if fields.get("Route") == "110" and ticket and reason.startswith("trunk-"):
-                await self.records.came_back_to_110(ticket, reason)
-        elif isinstance(event, ami_events.UserEvent) and event.user_event == "SurveyResult":
-            fields = dict(event.fields)
-            # extensions.conf [survey]: Result satisfied|unsatisfied|no-input|hangup, Digit
-            ticket, digit = fields.get("Ticket", ""), fields.get("Digit", "")
-            if fields.get("Result") in ("no-input", "hangup"):
-                _log.info("survey unanswered; the keeper retries", ticket=ticket)
-            elif ticket:
-                try:
-                    await self.keeper.survey_result(ticket, digit)
-                except Exception as exc:
-                    _log.warning("survey result not recorded", ticket=ticket, error=str(exc))
+        match event:
+            case ami_events.Hangup():
+                self._channel_hung_up(event)
+            case ami_events.DialEnd(caller=ami_events.ChannelSnapshot() as caller):
+                dialled = event.dest.channel if event.dest is not None else ""
+                self.records.dial_ended(caller.channel, event.dial_status, dialled)
+                if event.dial_status != "ANSWER":
+                    self.trunks.call_ended(caller.channel)
+            case ami_events.ConnectionUp():
+                if event.reconnect:
+                    self._reconcile_after_resync()
+                await self._read_trunk_health()
+            case ami_events.ConnectionLost():
+                self.trunks.forget_health()
+            case ami_events.TrunkStatus(reachable=bool(reachable)):
+                await self._trunk_health_changed(event.endpoint, reachable)
+            case ami_events.UserEvent(user_event="GatewayRoute"):
+                await self._route_entered(dict(event.fields))
+            case ami_events.UserEvent(user_event="Gateway110Attempt"):
+                await self._110_attempt(dict(event.fields), event.channel)
+            case ami_events.UserEvent(user_event="SurveyResult"):
+                await self._survey_result(dict(event.fields))
+
+    def _channel_hung_up(self, event: ami_events.Hangup) -> None:
+        name = event.channel.channel
+        if name in self._hangups:
+            self._hangups[name].set()
+        self.trunks.call_ended(name)
+        self.records.channel_gone(name, event.cause_txt or str(event.cause))
+
+    async def _read_trunk_health(self) -> None:
+        """Every AMI session starts by asking Asterisk what it knows of each trunk."""
+        health = await self.trunks.refresh(self.ami, self.settings.ami.action_timeout)
+        down = sorted(e for e, up in health.items() if up is False)
+        unknown = sorted(e for e, up in health.items() if up is None)
+        _log.info("trunk health read", trunks=len(health), down=down, unknown=len(unknown))
+        self.trunk_health_read.set()
+
+    async def _trunk_health_changed(self, endpoint: str, reachable: bool) -> None:
+        before = self.trunks.health()
+        trunk = self.trunks.set_reachable(endpoint, reachable)
+        _log.info("trunk health", endpoint=endpoint, trunk=trunk, reachable=reachable)
+        if trunk is not None and before.get(trunk) is not None and before[trunk] != reachable:
+            await self._alert("trunk-up" if reachable else "trunk-down", {"trunk": trunk})
+
+    async def _route_entered(self, fields: dict[str, str]) -> None:
+        """[gw-route-enter]: a handed-off call reaching route-110 from a trunk failure."""
+        reason, ticket = fields.get("Reason", ""), fields.get("Ticket", "")
+        if fields.get("Route") == "110" and ticket and reason.startswith("trunk-"):
+            await self.records.came_back_to_110(ticket, reason)
+
+    async def _110_attempt(
+        self, fields: dict[str, str], channel: ami_events.ChannelSnapshot | None
+    ) -> None:
+        """[route-110] dials again: the 110 line did not answer the previous round."""
+        attempt = int(fields.get("Attempt", "1") or 1)
+        if attempt < 2:
+            return
+        city = self.ami.channels.by_name(channel.channel) if channel is not None else None
+        detail = {
+            "uuid": fields.get("Uuid", ""),
+            "attempt": attempt,
+            "reason": fields.get("Reason", ""),
+            "city": city.variables.get("GW_CITY", "") if city is not None else "",
+        }
+        _log.error("110 line not answering; the dialplan keeps dialling", **detail)
+        if attempt == 2:  # one alert per call; the log line carries every round
+            await self._alert("110-not-answering", detail)
+
+    async def _survey_result(self, fields: dict[str, str]) -> None:
+        # extensions.conf [survey]: Result satisfied|unsatisfied|no-input|hangup, Digit
+        ticket, digit = fields.get("Ticket", ""), fields.get("Digit", "")
+        if fields.get("Result") in ("no-input", "hangup"):
+            _log.info("survey unanswered; the keeper retries", ticket=ticket)
+        elif ticket:
+            try:
+                await self.keeper.survey_result(ticket, digit)
+            except Exception as exc:
+                _log.warning("survey result not recorded", ticket=ticket, error=str(exc))
+
+    async def _alert(self, kind: str, detail: dict[str, Any]) -> None:
+        """An operator alert (board, alerts API); a dead Redis only loses it to the log."""
+        try:
+            await self.store.raise_alert(kind, detail, datetime.now(UTC))
+        except Exception as exc:
+            _log.warning("alert not stored", kind=kind, error=str(exc), **detail)
 
     def _reconcile_after_resync(self) -> None:
         """Hang-ups missed while AMI was down: the rebuilt channel table is the truth."""
@@ -264,6 +322,9 @@ class Gateway:
         if task is not None:
             self._sessions.add(task)
         self.records.call_started(info)
+        budget = self.settings.ivr.time_budget + LEASE_GRACE
+        if not await self.leases.hold(channel.name, max_hold=budget):
+            _log.warning("lease not taken (AMI?): this call cannot be moved", call_id=info.call_id)
         try:
             outcome = await self._build_session(info, audio, hung_up).run()
         finally:
@@ -306,6 +367,7 @@ class Gateway:
             tickets=self.records,
             vad=EnergyDetector(self.settings.asr.energy_threshold),
             hangups=hung_up,
+            lease=CallLease(self.leases, info.channel),
         )
 
     def _open_speech(self, info: CallInfo) -> Any | None:
@@ -343,7 +405,7 @@ class Gateway:
                 result,
                 route="110",
                 rule=f"routing: {destination.reason}",
-                notes=(*result.notes, f"wanted {result.route}"),
+                wanted_route=result.route,
             )
 
         return classify

@@ -30,14 +30,6 @@ from gateway.trunks import TrunkBoard
 _log = get_logger("gateway.records")
 
 
-def _wanted_route(triage: Any) -> str:
-    """The diversion triage wanted before routing turned it to 110 (note "wanted 12345")."""
-    for note in getattr(triage, "notes", ()):
-        if note.startswith("wanted "):
-            return str(note.removeprefix("wanted "))
-    return ""
-
-
 TIMELINE_QUEUE = 10_000  # events waiting for Redis before new ones are dropped
 STOP_DRAIN_WAIT = 2.0  # seconds to flush the timeline on a clean stop
 REPEAT_LOOKUP_WAIT = 0.5  # seconds a diversion waits for the caller's history
@@ -150,6 +142,7 @@ class CallRecords:
         reason: str,
         transcript: str,
         triage: Any,
+        wanted_route: str = "",
     ) -> tuple[Destination, str]:
         """Decide the destination (policy + repeat history) and make the ticket in memory.
 
@@ -178,7 +171,7 @@ class CallRecords:
             evidence=getattr(triage, "evidence", ()),
             rule=getattr(triage, "rule", ""),
             route_reason=f"{reason}; {destination.reason}",
-            intended_route=destination.wanted_route or _wanted_route(triage),
+            intended_route=destination.wanted_route or wanted_route,
             route_ms=int((time_now() - info.answered_at) * 1000),
             repeat=repeat,
             ticket_id=self._ticket_id(info),
@@ -223,7 +216,7 @@ class CallRecords:
         )
 
     async def _save(self, ticket_id: str | None) -> None:
-        ticket = self._pending.pop(ticket_id or "", None)
+        ticket = self._pending.get(ticket_id or "")
         if ticket is None:
             return
         try:
@@ -231,6 +224,9 @@ class CallRecords:
                 _log.warning("ticket spooled until Redis is back", ticket=ticket.id)
         except Exception as exc:
             _log.error("ticket NOT saved", ticket=ticket.id, error=str(exc))
+        # pending until the save is over: a fall-back reported meanwhile (a refusing trunk
+        # answers in milliseconds) is held in _fell_back, not lost on a missing ticket
+        del self._pending[ticket.id]
         reason = self._fell_back.pop(ticket.id, None)
         if reason is not None:
             await self._fallback(ticket.id, reason)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gateway.lease import CallLease
 from gateway.logs import get_logger, mask_number, mask_numbers_in_text
 from gateway.retry import ActionTimeout
 from gateway.routing import Destination, RoutingPolicy
@@ -107,6 +108,7 @@ class CallSession:
         tickets: Any,  # gateway.call_records.CallRecords
         vad: EnergyDetector,
         hangups: asyncio.Event,
+        lease: CallLease,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.info = info
@@ -121,6 +123,7 @@ class CallSession:
         self._tickets = tickets
         self._vad = vad
         self._hangups = hangups
+        self._lease = lease
         self._clock = clock
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._started = clock()
@@ -153,6 +156,7 @@ class CallSession:
             self._log.exception("session failed; leaving the call to the dialplan fail-safe")
             await self._failsafe("gateway-error")
         finally:
+            self._lease.release()
             for task in producers:
                 task.cancel()
             self._stop_playback()
@@ -303,6 +307,7 @@ class CallSession:
             reason=route.reason,
             transcript=transcript,
             triage=route.triage,
+            wanted_route=route.wanted_route,
         )
         if destination.diverted and self._late_emergency_key():
             destination = self._policy.to_110(
@@ -311,6 +316,15 @@ class CallSession:
                 "key pressed during the hand-off",
                 destination.route,
             )
+        if not self._lease.fresh():
+            # We were frozen (or AMI lagged) past the lease: Asterisk may already have
+            # taken the caller to 110. A Redirect now could pull them away from a 110
+            # call-taker; leave the call to the dialplan.
+            self._log.error("lease stale at hand-off; the dialplan has the caller")
+            await self._tickets.hand_off_failed(self.info, ticket_id, "lease expired")
+            await self._failsafe("lease-expired", destination=destination, ticket_id=ticket_id)
+            return
+        self._lease.release()  # no renewal may follow the Redirect
         variables = {
             "GW_TICKET": ticket_id or "",
             "GW_ROUTE": destination.route,
@@ -402,6 +416,7 @@ class CallSession:
         self, reason: str, *, destination: Destination | None = None, ticket_id: str | None = None
     ) -> None:
         """Send the hang-up frame: AudioSocket() returns and the dialplan goes to route-110."""
+        self._lease.release()  # a renewal after this would re-arm a timeout in route-110
         self._record("failsafe", reason=reason, transcript=getattr(self._dialog, "transcript", ""))
         with contextlib.suppress(Exception):
             await self._audio.hangup()

@@ -15,6 +15,13 @@ _SECRET = re.compile(
 )
 # 7+ digits, also written with spaces or dashes (138 1234 5678, 0791-88881234)
 _PHONE = re.compile(r"(?<![\d])\+?\d(?:[ \-]?\d){6,}(?![\d])")
+# Number-like text that is nobody's phone: ISO dates and times (2026-12-03T19:46:08.5),
+# ticket ids (MMDD-NNNNNNN, offline MMDD-9NNNNNNN). Kept as they are.
+_NOT_A_PHONE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|(?<!\d)(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-(?:9\d{7}|\d{7})(?!\d)"
+)
+_PHONE_OR_NOT = re.compile(f"(?P<keep>{_NOT_A_PHONE.pattern})|(?P<phone>{_PHONE.pattern})")
 # spoken digits in a transcript (幺三八一二三四五六七八)
 _SPOKEN_DIGITS = re.compile(r"[零〇一二三四五六七八九幺两]{7,}")
 # Event keys whose values are caller numbers; masked even when short (compared lower-case).
@@ -54,7 +61,13 @@ def mask_numbers_in_text(text: str) -> str:
     AMI ``Secret:`` header (panoramisk logs whole actions when a send fails)."""
     text = _SECRET.sub(r"\1***", text)
     text = _SPOKEN_DIGITS.sub(lambda m: "*" * len(m.group(0)), text)
-    return _PHONE.sub(lambda m: mask_number(re.sub(r"\D", "", m.group(0))), text)
+    return _PHONE_OR_NOT.sub(_mask_phone, text)
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    if match.group("keep"):
+        return match.group(0)
+    return mask_number(re.sub(r"\D", "", match.group(0)))
 
 
 # Identifiers that look like numbers but are not anyone's phone (ticket 1129-0000001).
@@ -118,9 +131,10 @@ def configure_logging(*, json: bool | None = None, level: str = "info") -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             _mask_processor,
+            # after the masker: a timestamp is not a phone number
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

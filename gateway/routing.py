@@ -2,7 +2,8 @@
 
 Pure and synchronous. Safety rules enforced here, whatever the inputs:
 - an emergency (110/119/120) never leaves the emergency services;
-- a 12345/mediation destination that is down, full or closed sends the call to 110;
+- a 12345/mediation destination that is down, of unknown health, full or closed sends
+  the call to 110;
 - an unresolved repeat matter goes to 110 with its history;
 - anything unknown (no such city, no such trunk) goes to 110.
 """
@@ -17,9 +18,9 @@ from gateway.settings import DIVERTED_ROUTES, City, Settings, Trunk
 
 @dataclass(frozen=True)
 class TrunkState:
-    """What we know of a trunk right now (from AMI health events and our own counting)."""
+    """What we know of a trunk right now (from Asterisk's qualify and our own counting)."""
 
-    reachable: bool = True
+    reachable: bool | None = None  # None: Asterisk has not judged it (yet, or AMI is down)
     active_calls: int = 0
 
 
@@ -110,7 +111,7 @@ class RoutingPolicy:
         if trunk_name is None:
             return self.to_110(city_code, category, f"no {route} destination configured", route)
         trunk = self._settings.trunks[trunk_name]
-        problem = self._trunk_problem(trunk, trunks.get(trunk_name, TrunkState()), at)
+        problem = self._trunk_problem(trunk, trunks.get(trunk_name, TrunkState()), at, route)
         if problem:
             return self.to_110(city_code, category, f"{trunk_name} {problem}", route)
         return Destination(
@@ -136,9 +137,13 @@ class RoutingPolicy:
         return override.route, f"city override: {category} → {override.route} ({override.hours})"
 
     @staticmethod
-    def _trunk_problem(trunk: Trunk, state: TrunkState, at: dtime) -> str:
-        if not state.reachable:
+    def _trunk_problem(trunk: Trunk, state: TrunkState, at: dtime, route: str) -> str:
+        if state.reachable is False:
             return "is down"
+        if state.reachable is None and route in DIVERTED_ROUTES:
+            # 119/120 are tried all the same (the dialplan falls back to 110); a
+            # diversion needs a line Asterisk has seen answer
+            return "health unknown"
         if state.active_calls >= trunk.max_calls:
             return f"is full ({state.active_calls}/{trunk.max_calls})"
         if not in_hours(trunk.hours, at):

@@ -48,6 +48,16 @@ class AudioSocketSettings(Section):
     # long enough for trunks that send no RTP in silence; AMI Hangup ends dead calls sooner
     idle_timeout: float = Field(15.0, gt=0, description="close a call whose peer went silent")
     frame_ms: int = Field(20, ge=10, le=60)
+    # The call's lease (extensions.conf GW_LEASE, the same value): Asterisk takes the caller
+    # to 110 unless the gateway renews TIMEOUT(absolute) over AMI before it runs out.
+    lease: float = Field(4.0, ge=2.0, le=30.0, description="seconds per lease (GW_LEASE)")
+    lease_renewal: float = Field(1.0, gt=0, description="seconds between renewals")
+
+    @model_validator(mode="after")
+    def _renewals_fit_the_lease(self) -> AudioSocketSettings:
+        if self.lease_renewal * 2 > self.lease:
+            raise ValueError("lease_renewal must be at most half the lease (one may be lost)")
+        return self
 
 
 class RedisSettings(Section):
@@ -81,6 +91,9 @@ class IvrSettings(Section):
     language: str = "zh-CN"
     prompts_dir: Path = Path("ivr/prompts/zh-CN")
     greeting_timeout: float = Field(5.0, gt=0, description="silence after greeting → re-prompt")
+    # A caller who has made no sound at all by then is put through to 110 (DESIGN: within
+    # about 12 s of answer): someone who cannot speak must not wait for re-prompts.
+    silent_caller_max: float = Field(11.0, gt=0, le=30, description="from answer, no sound")
     reprompts: int = Field(1, ge=0, le=3)
     description_max: float = Field(15.0, gt=0, description="longest description listened to")
     confirm_window: float = Field(3.0, gt=0, le=15)

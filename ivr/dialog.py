@@ -99,6 +99,7 @@ _SILENCE = "silence"
 _DESCRIBE_MAX = "describe_max"
 _FINAL_WAIT = "final_wait"
 _WINDOW = "confirm_window"
+_SILENT_CALLER = "silent_caller"
 
 
 def _compact(text: str) -> str:
@@ -276,7 +277,16 @@ class Dialog:
         self._route_110(Reason.BUDGET, at, out)
 
     def _on_silence(self, at: float, out: list[Command]) -> None:
+        cap = self._timers.get(_SILENT_CALLER)
+        reprompt = self._prompts.duration(REPROMPT) or 0.0
+        if cap is not None and at + reprompt + self.config.greeting_timeout > cap:
+            # a re-prompt would outlast the silent caller's limit: put them through now
+            self._route_110(Reason.SILENCE, at, out)
+            return
         self._reprompt_or_110(Reason.SILENCE, at, out)
+
+    def _on_silent_caller(self, at: float, out: list[Command]) -> None:
+        self._route_110(Reason.SILENCE, at, out)
 
     def _on_describe_max(self, at: float, out: list[Command]) -> None:
         out.append(Log("decision", {"why": "description-max", "at": at}))
@@ -304,6 +314,7 @@ class Dialog:
             out.append(Log("ignored", {"event": "Started", "state": self._state.value}))
             return
         self._timers[_BUDGET] = event.now + self.config.time_budget
+        self._timers[_SILENT_CALLER] = event.now + self.config.silent_caller_max
         if self._asr_available:
             self._enter(State.GREETING, "answered", event.now, out)
             self._play(GREETING, out)
@@ -317,6 +328,7 @@ class Dialog:
             out.append(Log("ignored", {"event": "Dtmf", "digit": digit, "state": "waiting"}))
             return
         self._keys.append(digit)
+        self._timers.pop(_SILENT_CALLER, None)  # someone is there
         self._barge_in(out)
         if digit in self.config.emergency_keys or self._state is State.KEYPAD:
             self._route_110(Reason.DTMF.format(digit=digit), event.now, out)
@@ -439,6 +451,7 @@ class Dialog:
             self._speaking = True
             self._timers.pop(_FINAL_WAIT, None)
         self._heard_speech = True
+        self._timers.pop(_SILENT_CALLER, None)
         self._barge_in(out)
         if self._state in (State.GREETING, State.LISTENING):
             self._timers.pop(_SILENCE, None)
@@ -613,6 +626,8 @@ class Dialog:
         if cue is not None and cue.route in EMERGENCY_ROUTES:
             return "emergency-cue"
         whole = self._final_triage(text, [])
+        if whole is not None and whole.wanted_route:  # e.g. the trunk went down meanwhile
+            return f"destination-unavailable ({whole.rule})"
         if whole is None or whole.route not in DIVERTED_ROUTES:
             return "transcript-not-diverted"
         reply = self._final_triage(self._reply_text(), []) if self._reply_text() else None
@@ -650,10 +665,12 @@ class Dialog:
         if route not in ROUTES:
             out.append(Log("guard", {"why": "unknown-route", "route": route}))
             route, reason = "110", Reason.TRIAGE_ERROR
+        wanted = triage.wanted_route if triage is not None else ""
         if route in DIVERTED_ROUTES:
             why = self._diversion_guard(reason)
             if why is not None:
                 out.append(Log("guard", {"why": why, "wanted": route, "reason": reason}))
+                wanted = route
                 route, reason = "110", Reason.GUARD.format(why=why)
         if self._playing is not None:
             out.append(StopPlayback())
@@ -676,6 +693,7 @@ class Dialog:
             triage=triage,
             at=now,
             announce=self._announcement(route),
+            wanted_route=wanted if route == "110" else "",
         )
         out.append(self.route)
 
@@ -754,4 +772,5 @@ _TIMER_HANDLERS: dict[str, Callable[[Dialog, float, list[Command]], None]] = {
     _DESCRIBE_MAX: Dialog._on_describe_max,
     _FINAL_WAIT: Dialog._on_final_wait,
     _WINDOW: Dialog._on_window,
+    _SILENT_CALLER: Dialog._on_silent_caller,
 }

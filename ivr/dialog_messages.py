@@ -132,6 +132,8 @@ class Route:
     triage: TriageResult | None
     at: float
     announce: str | None = None  # prompt id the orchestrator MAY play during the hand-off
+    # when a diversion was wanted but the call stays on 110 (guard, trunk, …): which one
+    wanted_route: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """AMI events turned into typed domain events (pure: headers in, dataclass out).
 
-Field names follow Asterisk 22 as captured in ../shared/asterisk/transcripts. Every event
+Field names follow Asterisk 22 as captured in tests/fixtures/asterisk. Every event
 keeps its raw ordered headers in ``headers`` so nothing Asterisk said is lost; events we
 do not type arrive as :class:`GenericEvent`.
 """

@@ -1,6 +1,6 @@
 """AudioSocket framing: ``kind (1 byte) | length (2 bytes, big-endian) | payload``.
 
-What a real Asterisk 22 does (../shared/asterisk/transcripts, scenarios 05-15):
+What a real Asterisk 22 does (tests/fixtures/asterisk, scenarios 05-15):
 
 - 0x01 UUID: first frame, 16 *binary* bytes of the uuid given to ``AudioSocket()``.
 - 0x10 audio: signed 16-bit little-endian PCM, 8 kHz mono, any size (320 bytes per

@@ -114,6 +114,7 @@ class Rig:
         )
         await self.gateway.start()
         await self.gateway.ami.wait_ready(timeout=10)
+        await bounded(self.gateway.trunk_health_read.wait(), 10, "trunk health")
         return self.gateway
 
     def _hand_off(self, info: CallInfo, outcome: HandOff) -> None:

@@ -203,7 +203,8 @@ async def _getvar(s: AmiSession, pairs: Pairs, aid: str | None) -> None:
         else:
             value = channel.variables.get(variable, "")
     else:
-        value = s.pbx.globals.get(variable, "")
+        function = s.pbx.read_function(variable)
+        value = s.pbx.globals.get(variable, "") if function is None else function
     s.send(d.response("Success", aid, ("Variable", variable), ("Value", value)))
 
 

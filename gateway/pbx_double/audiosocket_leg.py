@@ -1,7 +1,7 @@
 """The Asterisk side of one AudioSocket connection, for the PBX double and tests.
 
 Behaves like ``AudioSocket(<uuid>,<host:port>)`` in a real Asterisk 22.10.1
-(../shared/asterisk/transcripts 05-11, 15):
+(tests/fixtures/asterisk 05-11, 15):
 
 - connects (a refused connection raises ``ConnectionRefusedError``, scenario 11) and sends
   the 0x01 frame with the uuid's 16 binary bytes first;

@@ -4,13 +4,16 @@ Contexts simulated (priorities and applications as the contract in docker/asteri
 describes them; AMI events as Asterisk 22 emits them):
 
 * ``from-110``, exten = a city's DID: ``Set(GW_CITY)``, ``Set(GW_110_DIAL)``,
-  ``Goto(gateway-in,s,1)``. An unknown DID hangs up (cause 1).
+  ``Goto(gateway-in,s,1)``. An unknown DID goes to ``route-110`` (``unknown-did``).
 * ``gateway-in,s``: ``Answer``, ``Set(GW_UUID=<uuid4>)``,
   ``UserEvent(GatewayCallStart,Uuid: …,City: …)``, ``TryExec(AudioSocket(uuid,host:port))``
-  through the leg (caller audio at 20 ms pace, then silence like transmit_silence=yes);
-  whenever the dialplan continues past it (refused, closed by the gateway, 0x00,
-  inactivity): ``Set(GW_ROUTE_REASON=gateway-failsafe)``, ``Goto(route-110,s,1)``.
-* ``route-119|120|12345|mediation,s``: ``Dial(${GW_DEST},30,b(gw-sip-headers^s^1(<route>)))``; the
+  through the leg (caller audio at 20 ms pace, then silence like transmit_silence=yes),
+  under a lease ``TIMEOUT(absolute)=${GW_LEASE}`` that AMI Setvar renews; whenever the
+  dialplan continues past it (refused, closed by the gateway, 0x00, inactivity):
+  ``Set(GW_IVR_OVER=1)``, ``Set(GW_ROUTE_REASON=gateway-failsafe)``, ``Goto(route-110,s,1)``;
+  the lease running out: the ``T`` extension, ``gateway-timeout``, ``route-110``.
+* ``route-119|120|12345|mediation,s``: after a fail-safe (``GW_IVR_OVER``) a late Redirect
+  goes to ``route-110,late``; else ``Dial(${GW_DEST},30,b(gw-sip-headers^s^1(<route>)))``; the
   outcome per trunk is set with ``PbxDouble.set_trunk_outcome`` (an unreachable trunk
   gives CHANUNAVAIL); when not ANSWER: ``Set(GW_ROUTE_REASON=trunk-${DIALSTATUS})``,
   ``Goto(route-110,s,1)``. An empty GW_DEST counts as CHANUNAVAIL.
@@ -58,8 +61,12 @@ ROUTE_CONTEXTS = ("route-119", "route-120", "route-12345", "route-mediation")
 
 
 def trunk_of(dial_string: str) -> str:
-    """``PJSIP/12345@nanchang-12345`` → ``nanchang-12345``; ``PJSIP/x`` → ``x``."""
+    """``PJSIP/12345@nanchang-12345`` → ``nanchang-12345``; ``PJSIP/x`` → ``x``;
+    ``PJSIP/nanchang-110/sip:110@host`` (an explicit URI) → ``nanchang-110``."""
     target = dial_string.split(",", 1)[0].split("&", 1)[0]
+    parts = target.split("/")
+    if len(parts) >= 3:
+        return parts[1]
     if "@" in target:
         return target.rsplit("@", 1)[1]
     return target.split("/", 1)[-1]
@@ -92,6 +99,7 @@ class SimulatedCall:
         self.hangup_cause: int | None = None
         self.bridged_to: SimChannel | None = None
         self._interrupt: asyncio.Future[tuple[str, Any]] = pbx.loop.create_future()
+        self._timeout: asyncio.TimerHandle | None = None  # TIMEOUT(absolute), the lease
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self.task: asyncio.Task[None] | None = None
 
@@ -166,6 +174,16 @@ class SimulatedCall:
     def hangup_by_ami(self, cause: int) -> None:
         self._raise_interrupt("ami-hangup", cause)
 
+    def set_absolute_timeout(self, seconds: float) -> None:
+        """TIMEOUT(absolute): 0 disarms; else the channel goes to the T extension then."""
+        if self._timeout is not None:
+            self._timeout.cancel()
+            self._timeout = None
+        if seconds > 0:
+            self._timeout = self.pbx.loop.call_later(
+                seconds, self._raise_interrupt, "timeout", None
+            )
+
     def _raise_interrupt(self, kind: str, arg: Any) -> None:
         if not self._interrupt.done() and not self.hung_up:
             self._interrupt.set_result((kind, arg))
@@ -225,6 +243,9 @@ class SimulatedCall:
         if kind == "redirect":
             target: Location = arg
             return target
+        if kind == "timeout":
+            self._timeout = None
+            return (context, "T", 1)
         if kind == "ami-hangup":
             self._hangup_events(arg, "Normal Clearing" if arg == 16 else "Unknown", request=True)
         else:  # caller BYE, as captured in scenario 14
@@ -419,9 +440,13 @@ ContextHandler = Callable[[SimulatedCall, str], Coroutine[Any, Any, Location | N
 
 async def _from_110(call: SimulatedCall, exten: str) -> Location | None:
     city = call.pbx.cities.get(exten)
-    if city is None:
-        call._hangup_events(1, "Unallocated (unassigned) number", request=False)
-        return None
+    if city is None:  # a DID no city claims is still a 110 call (default city's 110)
+        call.set_var(1, "GW_CITY", "unknown")
+        call.set_var(2, "GW_ROUTE_REASON", "unknown-did")
+        default = next(iter(call.pbx.cities.values()), ("", ""))
+        call.set_var(3, "GW_110_DIAL", default[1])
+        call.app(4, "Goto", "route-110,s,1")
+        return ("route-110", "s", 1)
     code, dial_110 = city
     call.set_var(1, "GW_CITY", code)
     call.set_var(2, "GW_110_DIAL", dial_110)
@@ -430,6 +455,11 @@ async def _from_110(call: SimulatedCall, exten: str) -> Location | None:
 
 
 async def _gateway_in(call: SimulatedCall, exten: str) -> Location | None:
+    if exten == "T":  # the lease ran out (the gateway stopped renewing it)
+        call.set_var(1, "GW_IVR_OVER", "1")
+        call.set_var(2, "GW_ROUTE_REASON", "gateway-timeout")
+        call.app(3, "Goto", "route-110,s,1")
+        return ("route-110", "s", 1)
     call.answer(1)
     call_uuid = str(uuid.uuid4())
     call.set_var(2, "GW_UUID", call_uuid)
@@ -444,6 +474,9 @@ async def _gateway_in(call: SimulatedCall, exten: str) -> Location | None:
             ("City", city),
         )
     )
+    lease = call.pbx.globals.get("GW_LEASE", "4")
+    call.app(3, "Set", f"TIMEOUT(absolute)={lease}")
+    call.set_absolute_timeout(float(lease))
     host, port = call.pbx.audiosocket
     target = f"{call_uuid},{host}:{port}"
     call.app(4, "TryExec", f"AudioSocket({target})")
@@ -452,8 +485,9 @@ async def _gateway_in(call: SimulatedCall, exten: str) -> Location | None:
     call.pbx.set_channel_variable(
         call.channel, "TRYSTATUS", "SUCCESS" if reason == "hangup-frame" else "FAILED"
     )
-    call.set_var(5, "GW_ROUTE_REASON", "gateway-failsafe")
-    call.app(6, "Goto", "route-110,s,1")
+    call.set_var(5, "GW_IVR_OVER", "1")
+    call.set_var(6, "GW_ROUTE_REASON", "gateway-failsafe")
+    call.app(7, "Goto", "route-110,s,1")
     return ("route-110", "s", 1)
 
 
@@ -466,12 +500,16 @@ def _route_enter(call: SimulatedCall, route: str) -> None:
         ("Reason", call.variables.get("GW_ROUTE_REASON", "")),
     )
     call.app(1, "Gosub", f"gw-route-enter,s,1({route})")
+    call.set_absolute_timeout(0)  # the gateway's lease ends with its decision
     call.pbx.emit(
         d.channel_event("UserEvent", call.channel, ("UserEvent", "GatewayRoute"), *fields)
     )
 
 
 async def _route_trunk(call: SimulatedCall, exten: str) -> Location | None:
+    if call.variables.get("GW_IVR_OVER") == "1":  # a late Redirect: never diverted
+        call.app(1, "GotoIf", "1?route-110,late,1")
+        return ("route-110", "late", 1)
     _route_enter(call, call.context.removeprefix("route-"))
     dest = call.variables.get("GW_DEST", "")
     route = call.context.removeprefix("route-")
@@ -485,6 +523,10 @@ async def _route_trunk(call: SimulatedCall, exten: str) -> Location | None:
 
 
 async def _route_110(call: SimulatedCall, exten: str) -> Location | None:
+    if exten == "late":
+        call.set_var(1, "GW_ROUTE_REASON", "late-redirect-refused")
+        call.app(2, "Goto", "route-110,s,1")
+        return ("route-110", "s", 1)
     _route_enter(call, "110")
     dial = call.variables.get("GW_110_DIAL", "")
     status = await call.dial(1, dial, f"{dial},,b(gw-sip-headers^s^1(110))")

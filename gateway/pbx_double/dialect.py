@@ -1,4 +1,4 @@
-"""Asterisk 22.10.1's AMI dialect, as captured in ../shared/asterisk/transcripts.
+"""Asterisk 22.10.1's AMI dialect, as captured in tests/fixtures/asterisk.
 
 Builders return ordered (key, value) pairs; field order, wording and ``Privilege``
 values are copied from the captures. Encoding (CRLF, blank line) is

@@ -98,13 +98,16 @@ class PbxDouble:
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> PbxDouble:
-        """Cities and their 110 dial strings from a loaded :class:`gateway.settings.Settings`."""
+        """Cities and their 110 dial strings from a loaded :class:`gateway.settings.Settings`,
+        as the shipped extensions_cities.conf has them (gateway.asterisk_trunks)."""
+        from gateway.asterisk_trunks import dial_110
+
         cities = {}
         for code, city in settings.cities.items():
-            dial_110 = settings.trunks[city.destinations["110"]].dial
             for did in city.dids:
-                cities[did] = (code, dial_110)
-        return cls(cities=cities, **kwargs)
+                cities[did] = (code, dial_110(settings, city.destinations["110"], {}))
+        lease = {"GW_LEASE": f"{settings.audiosocket.lease:g}"}
+        return cls(cities=cities, globals_={**lease, **kwargs.pop("globals_", {})}, **kwargs)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -205,6 +208,11 @@ class PbxDouble:
         self._calls_by_channel.pop(channel.name, None)
 
     def set_channel_variable(self, channel: SimChannel, variable: str, value: str) -> None:
+        if variable == "TIMEOUT(absolute)":  # a function, not a variable: no VarSet
+            call = self._calls_by_channel.get(channel.name)
+            if call is not None:
+                call.set_absolute_timeout(float(value or 0))
+            return
         channel.variables[variable] = value
         self.emit(d.varset(channel, variable, value))
         call = self._calls_by_channel.get(channel.name)
@@ -240,6 +248,19 @@ class PbxDouble:
         else:
             self._unreachable.add(trunk)
         self.emit(d.contact_status(trunk, reachable))
+
+    def read_function(self, expression: str) -> str | None:
+        """The dialplan functions Getvar may evaluate without a channel, as Asterisk 22
+        answers them for a static trunk contact (func_pjsip_aor, func_pjsip_contact).
+        Trunks are Reachable unless set otherwise (the double does not qualify)."""
+        name, _, args = expression.partition("(")
+        fields = args.rstrip(")").split(",")
+        if name == "PJSIP_AOR" and fields[1:] == ["contact"]:
+            return f"{fields[0]}@@{abs(hash(fields[0])):032x}"[:64]
+        if name == "PJSIP_CONTACT" and fields[1:] == ["status"]:
+            trunk = fields[0].split("@@", 1)[0]
+            return "Unreachable" if trunk in self._unreachable else "Reachable"
+        return None
 
     # -- originate (follow-up survey calls) ------------------------------------------------
 

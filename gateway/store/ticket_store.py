@@ -44,6 +44,7 @@ from gateway.tickets.model import (
     Ticket,
     new_ticket_id,
     sequenced_ticket_id,
+    service_day,
     utcnow,
 )
 from gateway.tickets.repeat import PriorCall, RepeatInfo, decide_repeat
@@ -144,7 +145,7 @@ class TicketStore:
         """A unique, short ticket id from the daily counter (StoreUnavailable if Redis is
         down: the caller then uses an offline id, gateway.tickets.model.new_ticket_id)."""
         at = now or utcnow()
-        key = self.keys.ticket_sequence(f"{at:%m%d}")
+        key = self.keys.ticket_sequence(service_day(at))
 
         async def run() -> int:
             async with self.client.pipeline(transaction=True) as pipe:

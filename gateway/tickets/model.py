@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -115,6 +115,17 @@ class Ticket:
 _ID_DIGITS = 7
 
 
+# The province's day: China Standard Time (no daylight saving). Ticket ids and statistics
+# count the same days: a ticket made at 03:48 in 南昌 carries that date, not yesterday's UTC.
+SERVICE_TZ = timezone(timedelta(hours=8), "CST")
+
+
+def service_day(at: datetime) -> str:
+    """MMDD of ``at`` in China Standard Time (a naive ``at`` is taken as UTC)."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return f"{aware.astimezone(SERVICE_TZ):%m%d}"
+
+
 def new_ticket_id(now: datetime, rng: random.Random | None = None) -> str:
     """A ticket id made without Redis: MMDD-9NNNNNNN (8 digits, starting with 9).
 
@@ -124,13 +135,13 @@ def new_ticket_id(now: datetime, rng: random.Random | None = None) -> str:
     """
     rng = rng or random.SystemRandom()
     number = rng.randrange(10**_ID_DIGITS)
-    return f"{now:%m%d}-9{number:0{_ID_DIGITS}d}"
+    return f"{service_day(now)}-9{number:0{_ID_DIGITS}d}"
 
 
 def sequenced_ticket_id(now: datetime, sequence: int) -> str:
     """The normal id: MMDD-NNNNNNN from the store's daily counter — short, read as digits,
     and unique (the counter is atomic across gateway instances)."""
-    return f"{now:%m%d}-{sequence:0{_ID_DIGITS}d}"
+    return f"{service_day(now)}-{sequence:0{_ID_DIGITS}d}"
 
 
 def utcnow() -> datetime:

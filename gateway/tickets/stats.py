@@ -12,14 +12,15 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from gateway.settings import DIVERTED_ROUTES
-from gateway.tickets.model import Ticket
+from gateway.tickets.model import SERVICE_TZ, Ticket
 
 SEP = "|"
-# Statistics days are China Standard Time days (no daylight saving), as the province counts.
-STATS_TZ = timezone(timedelta(hours=8), "CST")
+# Statistics days are China Standard Time days (no daylight saving), as the province counts
+# (the same days as the ticket ids).
+STATS_TZ = SERVICE_TZ
 
 
 def stats_day(at: datetime) -> date:

@@ -35,6 +35,8 @@ class TriageResult:
     entities: tuple[Entity, ...] = ()
     rule: str = ""  # the policy step that decided, e.g. "danger-override", "low-confidence"
     notes: tuple[str, ...] = field(default=())
+    # the diversion asked for before something kept the call on 110 (a trunk down, …)
+    wanted_route: str = ""
 
     @property
     def is_emergency(self) -> bool:

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import structlog
@@ -77,3 +78,26 @@ def test_ticket_ids_stay_readable_in_logs(capsys: pytest.CaptureFixture[str]) ->
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["ticket"] == "1129-0000001"
     structlog.reset_defaults()
+
+
+def test_log_timestamps_and_dates_in_messages_are_not_taken_for_numbers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A real Asterisk run showed "timestamp": "202*1203T20:01:08" and masked ticket ids
+    inside error strings: the masker ran after the timestamp was added."""
+    configure_logging(json=True)
+    get_logger("t").warning(
+        "fallback not recorded",
+        error="ticket 1203-0000001 (offline 1203-90000002) not found at 2026-12-03 20:01:08",
+    )
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+Z", line["timestamp"])
+    assert "1203-0000001" in line["error"] and "1203-90000002" in line["error"]
+    assert "2026-12-03 20:01:08" in line["error"]
+    structlog.reset_defaults()
+
+
+def test_a_phone_number_next_to_a_date_is_still_masked() -> None:
+    masked = mask_numbers_in_text("2026-12-03 来电 13812345678，座机 0791-88881234")
+    assert masked.startswith("2026-12-03 来电 138****5678")
+    assert "88881234" not in masked

@@ -14,6 +14,7 @@ from types import ModuleType
 
 import pytest
 
+from gateway.asterisk_trunks import dial_110
 from gateway.settings import DEFAULT_CONFIG, Settings, load_settings
 from tests.docker.asterisk_conf import (
     Channel,
@@ -110,9 +111,16 @@ def test_address_file_fills_in_trunks_and_rejects_unknown_names(tmp_path: Path):
     addresses.write_text("nanchang-12345: 10.9.8.7:5070\n", encoding="utf-8")
     text = module.render_all(DEFAULT_CONFIG, addresses)[module.PJSIP_OUT]
     assert "contact = sip:10.9.8.7:5070\n" in text and "match = 10.9.8.7\n" in text
+    addresses.write_text("nanchang-110: 10.9.8.6:5062\n", encoding="utf-8")
+    dialplan = module.render_all(DEFAULT_CONFIG, addresses)[module.EXTENSIONS_OUT]
+    assert "Set(GW_110_DIAL=PJSIP/nanchang-110/sip:110@10.9.8.6:5062)" in dialplan
     addresses.write_text("no-such-trunk: 10.0.0.1\n", encoding="utf-8")
     with pytest.raises(SystemExit, match="no-such-trunk"):
         module.render_all(DEFAULT_CONFIG, addresses)
+
+
+def _placeholder(settings: Settings, trunk: str) -> str:
+    return f"192.0.2.{sorted(settings.trunks).index(trunk) + 1}"
 
 
 # ------------------------------------------------------------------ inbound and gateway-in
@@ -123,7 +131,9 @@ def test_every_city_did_reaches_the_gateway_with_its_city_and_110(
 ):
     assert "extensions_cities.conf" in parse_conf(ASTERISK / "extensions.conf").includes
     for code, city in settings.cities.items():
-        dial_110 = settings.trunks[city.destinations["110"]].dial
+        trunk_110 = city.destinations["110"]
+        # by explicit URI: Asterisk dials it even when qualify marks the contact Unreachable
+        dial_110 = f"PJSIP/{trunk_110}/sip:110@{_placeholder(settings, trunk_110)}"
         for did in city.dids:
             assert did in dialplan["from-110"], f"no inbound extension for {code} DID {did}"
             walk = walker(dialplan, globals_, audiosocket_status="SUCCESS")
@@ -168,19 +178,33 @@ def test_audiosocket_is_never_run_unguarded(dialplan):
 )
 def test_gateway_failure_sends_the_caller_to_the_citys_110(dialplan, globals_, status):
     channel, _ = inbound_call(dialplan, globals_, "0792110", audiosocket_status=status)
-    assert [d.dest for d in channel.dials] == ["PJSIP/110@jiujiang-110"]
+    shipped = dial_110(load_settings(DEFAULT_CONFIG), "jiujiang-110", {})
+    assert [d.dest for d in channel.dials] == [shipped]
     assert channel.variables["GW_ROUTE_REASON"] == "gateway-failsafe"
     assert channel.variables["GW_FAILSAFE_DETAIL"] == f"audiosocket-{status}"
 
 
-def test_gateway_that_never_decides_is_overruled_by_the_budget(dialplan, globals_):
-    assert int(globals_["GW_BUDGET"]) >= 30
+def test_a_lease_the_gateway_stopped_renewing_takes_the_caller_to_110(
+    dialplan, globals_, settings: Settings
+):
+    # the dialplan's first lease and the gateway's renewals are the same length
+    assert float(globals_["GW_LEASE"]) == settings.audiosocket.lease <= 5
     walk = walker(dialplan, globals_)
     channel = walk.run(
         Channel({"GW_110_DIAL": "PJSIP/110@jian-110"}), "gateway-in", "T", max_steps=50
     )
     assert channel.variables["GW_ROUTE_REASON"] == "gateway-timeout"
+    assert channel.variables["GW_IVR_OVER"] == "1"
     assert [d.dest for d in channel.dials] == ["PJSIP/110@jian-110"]
+
+
+@pytest.mark.parametrize("route", ROUTES_WITH_TRUNKS)
+def test_a_redirect_after_the_fail_safe_is_never_a_diversion(dialplan, globals_, route):
+    """A gateway that woke up after its lease ran out sends its Redirect anyway."""
+    late = {**HANDOFF, "GW_DEST": f"PJSIP/x@nanchang-{route}", "GW_IVR_OVER": "1"}
+    channel, _ = redirected_call(dialplan, globals_, route, late)
+    assert [d.dest for d in channel.dials] == ["PJSIP/110@nanchang-110"]
+    assert channel.variables["GW_ROUTE_REASON"] == "late-redirect-refused"
 
 
 def test_unknown_did_still_reaches_110(dialplan, globals_, settings: Settings):
@@ -188,7 +212,7 @@ def test_unknown_did_still_reaches_110(dialplan, globals_, settings: Settings):
     channel, walk = inbound_call(dialplan, globals_, "+8679999999")
     assert not walk.audiosocket_calls
     assert channel.variables["GW_ROUTE_REASON"] == "unknown-did"
-    assert [d.dest for d in channel.dials] == [settings.trunks[first.destinations["110"]].dial]
+    assert [d.dest for d in channel.dials] == [dial_110(settings, first.destinations["110"], {})]
 
 
 # ------------------------------------------------------------------ route contexts
@@ -293,10 +317,10 @@ def test_110_tries_the_backup_destination_each_round(dialplan, globals_):
     assert [d.dest for d in channel.dials] == ["PJSIP/110@nanchang-110", "PJSIP/110@province-110"]
 
 
-def test_110_without_a_city_dial_string_uses_the_default(dialplan, globals_):
+def test_110_without_a_city_dial_string_uses_the_default(dialplan, globals_, settings):
     walk = walker(dialplan, globals_)
     channel = walk.run(Channel({}), "route-110", "s", max_steps=100)
-    assert [d.dest for d in channel.dials] == ["PJSIP/110@nanchang-110"]
+    assert [d.dest for d in channel.dials] == [dial_110(settings, "nanchang-110", {})]
 
 
 # ------------------------------------------------------------------ survey

@@ -161,7 +161,7 @@ def test_emergency_cue_spoken_over_the_greeting_routes_at_once() -> None:
 
 
 def test_silence_after_the_greeting_reprompts_once_then_goes_to_110() -> None:
-    call = greeted_call()
+    call = greeted_call(silent_caller_max=30.0)  # room for the re-prompt
     timeout = IvrSettings().greeting_timeout
     call.tick_until(5.0 + timeout)
     assert call.plays == ["greeting", "reprompt"]
@@ -171,6 +171,33 @@ def test_silence_after_the_greeting_reprompts_once_then_goes_to_110() -> None:
     assert call.route.route == "110" and call.route.reason == "silence"
     assert call.route.transcript == "" and call.route.category == "unclear"
     assert call.route.at == 5.0 + timeout + 3.0 + timeout
+
+
+def test_a_silent_caller_reaches_110_within_the_silent_limit_not_after_re_prompts() -> None:
+    """DESIGN: a silent caller is with a 110 call-taker within about 12 s of answer. With
+    the shipped prompts a re-prompt would not fit: the call goes to 110 at once."""
+    call = greeted_call()  # greeting ends at 5 s
+    limit = IvrSettings().silent_caller_max
+    call.tick_until(100.0)
+    assert call.plays == ["greeting"]
+    assert call.route.route == "110" and call.route.reason == "silence"
+    assert call.route.at <= limit <= 11.5
+
+
+def test_the_silent_limit_counts_from_answer_even_during_a_long_greeting() -> None:
+    call = Call(make_dialog(silent_caller_max=8.0))
+    call.start(0.0)  # the greeting never finishes (a very long prompt)
+    call.tick_until(100.0)
+    assert call.route.reason == "silence" and call.route.at == 8.0
+
+
+def test_a_caller_heard_once_is_re_prompted_not_cut_off_by_the_silent_limit() -> None:
+    call = greeted_call()
+    call.send(SpeechStarted(6.0))
+    call.send(SpeechStopped(6.5))  # a sound, no words: worth asking again
+    call.tick_until(11.5)
+    assert call.routes == []
+    assert call.plays == ["greeting", "reprompt"]
 
 
 def test_with_no_reprompts_configured_silence_goes_straight_to_110() -> None:
@@ -656,7 +683,7 @@ def test_after_the_route_the_dialog_ignores_everything() -> None:
 
 
 def test_time_budget_sends_the_call_to_110() -> None:
-    call = Call(make_dialog(time_budget=12.0))
+    call = Call(make_dialog(time_budget=12.0, silent_caller_max=30.0))
     call.start(0.0)  # the greeting never reports its end (a stuck playback)
     assert call.dialog.next_deadline == 12.0
     call.tick_until(12.0)

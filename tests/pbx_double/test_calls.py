@@ -168,9 +168,13 @@ async def test_hangup_closes_the_leg(
     assert double.find_channel(call.name) is None
 
 
-async def test_unknown_did_is_hung_up(double: PbxDouble) -> None:
+async def test_unknown_did_still_reaches_110_as_the_shipped_dialplan_does(
+    double: PbxDouble,
+) -> None:
     call = await double.place_call(did="0000", caller_id="13812345678")
-    assert await call.wait_hung_up(2) == 1
+    await call.wait_for_context("route-110", timeout=2)
+    assert call.variables["GW_ROUTE_REASON"] == "unknown-did"
+    assert not call.hung_up and call.leg is None
 
 
 async def test_uuid_is_a_fresh_uuid4_per_call(double: PbxDouble, peer: AudioSocketPeer) -> None:
@@ -181,14 +185,17 @@ async def test_uuid_is_a_fresh_uuid4_per_call(double: PbxDouble, peer: AudioSock
     assert second.variables["GW_CITY"] == "jiujiang"
 
 
-async def test_double_built_from_the_shipped_config_knows_every_did() -> None:
-    from gateway.settings import load_settings
+async def test_double_built_from_the_shipped_config_knows_every_did_as_the_dialplan_does() -> None:
+    from gateway.settings import PROJECT_ROOT, load_settings
+    from tests.docker.asterisk_conf import load_dialplan, parse_conf
 
-    settings = load_settings()
-    double = PbxDouble.from_settings(settings)
-    for code, city in settings.cities.items():
-        for did in city.dids:
-            assert double.cities[did] == (code, settings.trunks[city.destinations["110"]].dial)
+    shipped = load_dialplan(parse_conf(PROJECT_ROOT / "docker/asterisk/extensions.conf"))
+    double = PbxDouble.from_settings(load_settings())
+    dids = {d for d in shipped["from-110"] if d[0].isdigit()}
+    assert dids == set(double.cities)
+    for did, (code, dial_110) in double.cities.items():
+        args = [p.args for p in shipped["from-110"][did]]
+        assert args[:2] == [f"GW_CITY={code}", f"GW_110_DIAL={dial_110}"]
 
 
 async def test_captured_caller_wav_is_streamed_byte_identical(

@@ -101,3 +101,19 @@ def test_sequenced_ticket_id_is_mmdd_and_seven_digits():
     from gateway.tickets.model import sequenced_ticket_id
 
     assert sequenced_ticket_id(datetime(2026, 11, 29, tzinfo=UTC), 42) == "1129-0000042"
+
+
+def test_ticket_ids_carry_the_day_of_china_standard_time_across_midnight():
+    """A call at 03:48 in 南昌 is 19:48 UTC the day before: its ticket is numbered for
+    the caller's day, the same day the statistics count it on."""
+    from datetime import UTC, datetime
+
+    from gateway.tickets.model import new_ticket_id, sequenced_ticket_id
+    from gateway.tickets.stats import stats_day
+
+    before_midnight_utc = datetime(2026, 12, 2, 19, 48, tzinfo=UTC)  # 12-03 03:48 CST
+    assert sequenced_ticket_id(before_midnight_utc, 1) == "1203-0000001"
+    assert new_ticket_id(before_midnight_utc).startswith("1203-9")
+    assert f"{stats_day(before_midnight_utc):%m%d}" == "1203"
+    late_evening_cst = datetime(2026, 12, 3, 15, 59, tzinfo=UTC)  # 12-03 23:59 CST
+    assert sequenced_ticket_id(late_evening_cst, 2) == "1203-0000002"
